@@ -1,0 +1,27 @@
+"""The ``factsync`` command line: every headless action, for cron, scripts and tests.
+
+Each command group lives in its own module and registers itself here. Exit codes are a public
+contract: 0 ok, 1 error, 2 usage, 3 needs a decision (conflicts or mass-archive confirmation).
+"""
+
+from __future__ import annotations
+
+import click
+
+from core.cli import app_cmds, hours_cmds, sandbox_cmd, sync_cmds
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """factsync: roster FACTS SIS students or parents into a volunteer-hours site."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(app_cmds.wizard)
+
+
+for module in (sandbox_cmd, sync_cmds, hours_cmds, app_cmds):
+    module.register(cli)
+
+
+def main() -> None:
+    cli(prog_name="factsync")
