@@ -1,0 +1,46 @@
+"""Opening the store: one SQLite file in WAL mode, foreign keys on, a busy timeout, migrated."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import peewee as pw
+
+from store.migrations import migrate
+from store.models import database
+from store.paths import resolve_db_path
+from store.secrets import SecretStore
+
+PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,
+    "synchronous": "normal",
+}
+
+
+@dataclass
+class Store:
+    path: Path
+    db: pw.SqliteDatabase
+    secrets: SecretStore
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+
+def open_store(path: str | os.PathLike[str] | None = None) -> Store:
+    """Open (creating and migrating if needed) the store at ``path`` and bind the models to it."""
+    db_path = resolve_db_path(path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db = pw.SqliteDatabase(str(db_path), pragmas=PRAGMAS)
+    database.initialize(db)
+    db.connect(reuse_if_open=True)
+    migrate(db)
+    with contextlib.suppress(OSError):
+        os.chmod(db_path, 0o600)
+    return Store(path=db_path, db=db, secrets=SecretStore.beside(db_path))

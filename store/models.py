@@ -1,0 +1,146 @@
+"""peewee models of the factsync store (design.md §3).
+
+All models bind to ``database``, a proxy that ``store.db.open_store`` points at one SQLite file.
+Emails are unique per site by their *key* (trimmed, case-folded); the display form is kept as typed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import peewee as pw
+
+database = pw.DatabaseProxy()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = pw.IntegerField()
+    applied_at = pw.DateTimeField(default=utcnow)
+
+
+class Site(BaseModel):
+    name = pw.CharField(unique=True)
+    plan = pw.CharField(default="advanced")  # basic | advanced; the integration needs advanced
+    kind = pw.CharField(null=True)  # students | parents; fixed at the first sync
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Connection(BaseModel):
+    site = pw.ForeignKeyField(Site, backref="connections", unique=True, on_delete="CASCADE")
+    base_url = pw.CharField()
+    subscription_key_ref = pw.CharField(null=True)
+    api_key_ref = pw.CharField(null=True)
+    api_key_hint = pw.CharField(default="")  # last 4 characters, for "••••abcd" displays
+    plan = pw.CharField(default="pro")  # the FACTS subscription plan (rate limits)
+    people_read = pw.BooleanField(null=True)
+    people_write = pw.BooleanField(null=True)
+    academics_read = pw.BooleanField(null=True)
+    checked_at = pw.DateTimeField(null=True)
+    last_error = pw.TextField(null=True)
+
+
+class SyncSetup(BaseModel):
+    """Criteria, subset rules, decisions and family groupings: one validated JSON document."""
+
+    site = pw.ForeignKeyField(Site, backref="setups", unique=True, on_delete="CASCADE")
+    document = pw.TextField()
+    version = pw.IntegerField(default=1)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class Account(BaseModel):
+    site = pw.ForeignKeyField(Site, backref="accounts", on_delete="CASCADE")
+    email = pw.CharField(null=True)
+    email_key = pw.CharField(null=True)  # trimmed + case-folded email; unique per site
+    first_name = pw.CharField(default="")
+    last_name = pw.CharField(default="")
+    role = pw.CharField(default="")  # student | parent | "" for manual accounts
+    status = pw.CharField(default="active")  # active | archived
+    archived_reason = pw.TextField(null=True)
+    origin = pw.CharField(default="manual")  # manual | sis
+    person_id = pw.IntegerField(null=True)  # FACTS personId link
+    family_key = pw.CharField(null=True)
+    grade = pw.CharField(null=True)
+    invited_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("site", "email_key"), True),
+            (("site", "person_id"), True),
+        )
+
+
+class HourEntry(BaseModel):
+    account = pw.ForeignKeyField(Account, backref="hours", on_delete="RESTRICT")
+    date = pw.DateField()
+    hours = pw.FloatField()
+    description = pw.TextField(default="")
+    verifier = pw.CharField(null=True)
+    status = pw.CharField(default="pending")  # pending | approved | rejected
+    deleted = pw.BooleanField(default=False)
+    approved_by = pw.CharField(null=True)
+    approved_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class Outbox(BaseModel):
+    """One FACTS write owed for an hour entry: the transactional outbox of write-back."""
+
+    entry = pw.ForeignKeyField(HourEntry, backref="outbox", on_delete="RESTRICT")
+    resource = pw.CharField()  # students | parents
+    operation = pw.CharField(default="create")  # create | update | withdraw
+    state = pw.CharField(default="pending", index=True)  # pending | inflight | sent | failed
+    attempts = pw.IntegerField(default=0)
+    next_try_at = pw.DateTimeField(default=utcnow)
+    reference = pw.CharField()  # stable reference put in FACTS's note, e.g. "factsync:entry:42"
+    outcome_unknown = pw.BooleanField(default=False)  # last attempt may have reached FACTS
+    claimed_by = pw.CharField(null=True)
+    claimed_until = pw.DateTimeField(null=True)
+    service_hours_id = pw.IntegerField(null=True)
+    last_error = pw.TextField(null=True)
+    sent_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class SyncRun(BaseModel):
+    site = pw.ForeignKeyField(Site, backref="runs", on_delete="CASCADE")
+    started_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+    kind = pw.CharField(default="sync")  # sync | merge | undo
+    counts = pw.TextField(default="{}")  # JSON
+    undone_at = pw.DateTimeField(null=True)
+
+
+class SyncChange(BaseModel):
+    run = pw.ForeignKeyField(SyncRun, backref="changes", on_delete="CASCADE")
+    account = pw.ForeignKeyField(Account, null=True, backref="changes", on_delete="SET NULL")
+    action = pw.CharField()  # add | link | update | archive | restore | merge | move-hours
+    reason = pw.TextField(default="")
+    before = pw.TextField(null=True)  # JSON snapshot of the account, null for an add
+    after = pw.TextField(null=True)
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    SchemaVersion,
+    Site,
+    Connection,
+    SyncSetup,
+    Account,
+    HourEntry,
+    Outbox,
+    SyncRun,
+    SyncChange,
+]
