@@ -126,3 +126,26 @@ class NotFound(FactsError):
 
 class ValidationFailed(FactsError):
     """400/422: FACTS refused the body; the message names what it refused."""
+
+
+class OutcomeUnknown(FactsError):
+    """A write may or may not have reached FACTS (connection dropped or 5xx after sending).
+
+    FACTS has no DELETE, so a blind retry of a POST can leave a duplicate row: the caller must look
+    the row up (e.g. by the reference it put in ``note``) before writing again.
+    """
+
+    retryable = False
+
+    def __init__(self, method: str, path: str, detail: str, *, status: int | None = None) -> None:
+        self.method = method
+        self.path = path
+        super().__init__(
+            f"FACTS may or may not have applied {method} {path} ({detail}); look the record up "
+            "before sending it again.",
+            status=status,
+        )
+
+
+class IncompleteData(FactsError):
+    """FACTS answered, but with less than it announced: refuse to act on a partial roster."""

@@ -1,0 +1,528 @@
+"""Async FACTS SIS client: auth headers, paging, Sieve filters, rate limiting, retries, typed errors.
+
+Everything factsync sends to FACTS goes through ``FactsClient._send``, so the rules live in one
+place: stay under the plan's rate, wait out 429s, retry 5xx and dropped connections for reads,
+never blindly retry a POST (FACTS has no DELETE), and never let a key reach a message or repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from core.facts import sieve
+from core.facts.errors import (
+    FactsError,
+    FactsUnreachable,
+    InvalidApiKey,
+    InvalidSubscriptionKey,
+    NotFound,
+    OutcomeUnknown,
+    PermissionMissing,
+    QuotaExhausted,
+    RateLimited,
+    ReadOnly,
+    ServerError,
+    UnknownField,
+    ValidationFailed,
+)
+from core.facts.models import StudentServiceHoursModel
+from core.facts.plans import PLANS
+from core.facts.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+Kind = Literal["students", "parents"]
+Filters = str | Sequence[str] | None
+Params = Mapping[str, str | int]
+
+MAX_PAGE_SIZE = 6000
+"""Largest page factsync asks for: public clients use up to 6000 without a cap."""
+MAX_RETRY_AFTER = 120.0
+"""A 429 asking for a longer wait than this is reported instead of waited out."""
+SERVICE_HOURS_PATHS: dict[str, str] = {
+    "students": "/Students/ServiceHours",
+    "parents": "/Parents/ServiceHours",
+}
+_ACADEMICS_PREFIXES = ("/schoolyears", "/schoolconfigurations", "/academics", "/schools")
+_NOT_FOUND_FIELD = re.compile(r"""['"]?([\w.]+)['"]?\s+not found\.\s*$""")
+# Raised before a single byte of the request left: safe to retry even for a POST.
+_PRE_SEND_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+# --- events and stats ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateLimitWait:
+    """The client is about to sleep ``seconds`` to stay under (or recover from) the rate limit."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Attempt ``attempt`` failed for ``reason``; the client retries after ``delay`` seconds."""
+
+    attempt: int
+    reason: str
+    delay: float = 0.0
+    method: str = "GET"
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class RequestDone:
+    """A request answered (any status); ``records`` counts the rows of a list page."""
+
+    path: str
+    status: int
+    records: int = 0
+    method: str = "GET"
+    elapsed: float = 0.0
+
+
+ClientEvent = RateLimitWait | Retry | RequestDone
+EventCallback = Callable[[ClientEvent], None]
+
+
+@dataclass
+class ClientStats:
+    """Counters since the client was created (a progress bar and the bench read them)."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limit_waits: int = 0
+    wait_seconds: float = 0.0
+    records: int = 0
+
+
+@dataclass
+class FetchResult(Generic[M]):
+    """All rows of a list GET, with FACTS's announced ``rowCount`` to check completeness against."""
+
+    items: list[M] = field(default_factory=list)
+    row_count: int = 0
+    pages: int = 0
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _filters(filters: Filters) -> str:
+    if filters is None or isinstance(filters, str):
+        return filters or ""
+    return sieve.join(filters)
+
+
+def _domain(path: str) -> str:
+    return "Academics" if path.lower().startswith(_ACADEMICS_PREFIXES) else "People"
+
+
+def _retry_after(response: httpx.Response, default: float = 1.0) -> float:
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return default
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _body_message(response: httpx.Response) -> str:
+    """The human part of any of FACTS's three error shapes (gateway, ProblemDetails, controller)."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return response.text.strip()[:300]
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        for key in ("message", "detail", "title"):
+            if body.get(key):
+                return str(body[key])
+    return str(body)[:300]
+
+
+def _ids(values: Iterable[int]) -> list[int]:
+    return list(dict.fromkeys(int(v) for v in values))
+
+
+# --- the client ---------------------------------------------------------------------------------
+
+
+class FactsClient:
+    """One school's FACTS connection. Use as ``async with FactsClient(...) as client``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        subscription_key: str,
+        api_key: str,
+        *,
+        plan: str = "pro",
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_retries: int = 5,
+        timeout: float = 30.0,
+        on_event: EventCallback | None = None,
+        limiter: RateLimiter | None = None,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 10.0,
+    ) -> None:
+        if plan not in PLANS:
+            raise ValueError(f"unknown FACTS plan {plan!r}: choose one of {', '.join(PLANS)}")
+        self.base_url = base_url.rstrip("/")
+        self.plan = plan
+        self.max_retries = max_retries
+        self.on_event = on_event
+        self.stats = ClientStats()
+        self.limiter = limiter or RateLimiter.for_plan(PLANS[plan])
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._secrets = tuple(k for k in (subscription_key, api_key) if k)
+        self._random = random.Random()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            headers={
+                "Ocp-Apim-Subscription-Key": subscription_key,
+                "Facts-Api-Key": api_key,
+                "Accept": "application/json",
+            },
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"FactsClient(base_url={self.base_url!r}, plan={self.plan!r}, "
+            "subscription_key='••••', api_key='••••')"
+        )
+
+    __str__ = __repr__
+
+    async def __aenter__(self) -> FactsClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    async def get_page(
+        self,
+        path: str,
+        *,
+        filters: Filters = None,
+        sorts: str | None = None,
+        page: int = 1,
+        page_size: int | None = None,
+        bypass_cache: bool = False,
+        params: Params | None = None,
+    ) -> dict[str, Any]:
+        """One page of a list GET, as FACTS's raw envelope (``results``, ``pageCount``, ...)."""
+        query: dict[str, str | int] = dict(params or {})
+        if text := _filters(filters):
+            query["Filters"] = text
+        if sorts:
+            query["Sorts"] = sorts
+        query["Page"] = page
+        if page_size is not None:
+            query["PageSize"] = page_size
+        response = await self._send("GET", path, params=query, bypass_cache=bypass_cache)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ServerError(f"FACTS answered GET {path} with a body that is not JSON.") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise ServerError(f"FACTS answered GET {path} without a list of results.")
+        return body
+
+    async def get_all(
+        self,
+        path: str,
+        model: type[M],
+        *,
+        filters: Filters = None,
+        sorts: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        bypass_cache: bool = False,
+        params: Params | None = None,
+    ) -> FetchResult[M]:
+        """Every page of a list GET; pages after the first are fetched concurrently."""
+
+        async def page(n: int) -> dict[str, Any]:
+            return await self.get_page(
+                path,
+                filters=filters,
+                sorts=sorts,
+                page=n,
+                page_size=page_size,
+                bypass_cache=bypass_cache,
+                params=params,
+            )
+
+        first = await page(1)
+        bodies = [first]
+        page_count = int(first.get("pageCount") or 0)
+        if first["results"] and int(first.get("currentPage") or 1) < page_count:
+            bodies += await asyncio.gather(*(page(n) for n in range(2, page_count + 1)))
+        items: list[M] = []
+        pages = 0
+        for body in bodies:
+            pages += 1
+            if not body["results"]:
+                break
+            items.extend(model.model_validate(row) for row in body["results"])
+        return FetchResult(items, int(first.get("rowCount") or 0), pages)
+
+    async def get_by_ids(
+        self,
+        path: str,
+        model: type[M],
+        field: str,
+        ids: Iterable[int],
+        *,
+        extra_filters: Filters = None,
+        batch_size: int = sieve.MAX_IDS_PER_FILTER,
+        bypass_cache: bool = False,
+        params: Params | None = None,
+    ) -> list[M]:
+        """Rows whose ``field`` is one of ``ids``, as ``field==1|2|3`` batches run concurrently."""
+        extra = _filters(extra_filters)
+        batches = sieve.id_filters(field, _ids(ids), batch_size)
+        results = await asyncio.gather(
+            *(
+                self.get_all(
+                    path,
+                    model,
+                    filters=sieve.join(term, extra),
+                    bypass_cache=bypass_cache,
+                    params=params,
+                )
+                for term in batches
+            )
+        )
+        return [item for result in results for item in result.items]
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    async def post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
+        """POST once: a dropped connection or 5xx raises OutcomeUnknown, never a blind retry."""
+        return await self._send("POST", path, json_body=body, idempotent=False)
+
+    async def patch(self, path: str, ops: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """RFC 6902 JSON Patch; retried like a read (factsync only sends ``replace``/``test``)."""
+        response = await self._send(
+            "PATCH",
+            path,
+            json_body=list(ops),
+            content_type="application/json-patch+json",
+        )
+        return self._json_object(response)
+
+    async def put(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        response = await self._send("PUT", path, json_body=body)
+        return self._json_object(response)
+
+    # --- service hours --------------------------------------------------------------------------
+
+    async def post_service_hours(self, kind: Kind, row: StudentServiceHoursModel) -> None:
+        """Create one row; FACTS answers 201 with no body, so read it back to learn its id."""
+        body = row.model_dump(mode="json", exclude_none=True)
+        body["serviceHoursId"] = 0
+        await self.post(SERVICE_HOURS_PATHS[kind], body)
+
+    async def list_service_hours(
+        self, kind: Kind, person_ids: Iterable[int], *, bypass_cache: bool = True
+    ) -> list[StudentServiceHoursModel]:
+        """Rows of these people, fresh by default (reading back a write must skip the cache)."""
+        return await self.get_by_ids(
+            SERVICE_HOURS_PATHS[kind],
+            StudentServiceHoursModel,
+            "personId",
+            person_ids,
+            bypass_cache=bypass_cache,
+        )
+
+    async def patch_service_hours(
+        self, kind: Kind, service_hours_id: int, ops: Sequence[Mapping[str, Any]]
+    ) -> StudentServiceHoursModel:
+        body = await self.patch(f"{SERVICE_HOURS_PATHS[kind]}/{int(service_hours_id)}", ops)
+        return StudentServiceHoursModel.model_validate(body)
+
+    # --- the one place requests are sent --------------------------------------------------------
+
+    def _emit(self, event: ClientEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "••••")
+        return text
+
+    def _on_wait(self, seconds: float) -> None:
+        self.stats.rate_limit_waits += 1
+        self.stats.wait_seconds += seconds
+        self._emit(RateLimitWait(seconds))
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling: float = min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
+        return ceiling / 2 + self._random.uniform(0, ceiling / 2)
+
+    async def _retry(self, attempt: int, reason: str, method: str, path: str, delay: float) -> None:
+        self.stats.retries += 1
+        log.info("FACTS %s %s: %s; retry %d in %.2fs", method, path, reason, attempt, delay)
+        self._emit(Retry(attempt, reason, delay, method, path))
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _json_object(self, response: httpx.Response) -> dict[str, Any]:
+        if not response.content:
+            return {}
+        try:
+            body = response.json()
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {"value": body}
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json_body: Any = None,
+        content_type: str = "application/json",
+        bypass_cache: bool = False,
+        idempotent: bool = True,
+    ) -> httpx.Response:
+        """Send with rate limiting and bounded retries; map failures to typed FactsErrors."""
+        path = "/" + path.lstrip("/")
+        query: dict[str, str | int] = {"api-version": "1", **(params or {})}
+        headers: dict[str, str] = {}
+        content: bytes | None = None
+        if json_body is not None:
+            content = json.dumps(json_body).encode()
+            headers["Content-Type"] = content_type
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.limiter.acquire(self._on_wait)
+            if bypass_cache:
+                headers["x-bypass-cache"] = str(int(time.time()))
+            started = time.perf_counter()
+            try:
+                response = await self._http.request(
+                    method, path, params=query, content=content, headers=headers
+                )
+            except httpx.TransportError as exc:
+                self.stats.requests += 1
+                reason = self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
+                if not idempotent and not isinstance(exc, _PRE_SEND_ERRORS):
+                    raise OutcomeUnknown(method, path, reason) from exc
+                if attempt > self.max_retries:
+                    raise FactsUnreachable(reason) from exc
+                await self._retry(attempt, reason, method, path, self._backoff(attempt))
+                continue
+            self.stats.requests += 1
+            records = self._count_records(method, response)
+            self._emit(
+                RequestDone(
+                    path, response.status_code, records, method, time.perf_counter() - started
+                )
+            )
+            status = response.status_code
+            if status < 400:
+                return response
+            if status == 429:
+                wait = _retry_after(response)
+                if attempt > self.max_retries or wait > MAX_RETRY_AFTER:
+                    raise RateLimited(wait)
+                self.limiter.block_for(wait)
+                await self._retry(attempt, "429 rate limited", method, path, 0.0)
+                continue
+            if status >= 500:
+                message = self._scrub(_body_message(response))
+                match = _NOT_FOUND_FIELD.search(message) if status == 500 else None
+                if match:
+                    raise UnknownField(match.group(1))
+                if not idempotent:
+                    raise OutcomeUnknown(method, path, f"HTTP {status}", status=status)
+                if attempt > self.max_retries:
+                    raise ServerError(
+                        f"FACTS kept failing on {method} {path} (HTTP {status}"
+                        + (f": {message}" if message else "")
+                        + f") after {attempt} attempts.",
+                        status=status,
+                    )
+                await self._retry(attempt, f"HTTP {status}", method, path, self._backoff(attempt))
+                continue
+            raise self._error(method, path, response)
+
+    def _count_records(self, method: str, response: httpx.Response) -> int:
+        if method != "GET" or response.status_code != 200:
+            return 0
+        try:
+            body = response.json()
+        except ValueError:
+            return 0
+        results = body.get("results") if isinstance(body, dict) else None
+        count = len(results) if isinstance(results, list) else 0
+        self.stats.records += count
+        return count
+
+    def _error(self, method: str, path: str, response: httpx.Response) -> FactsError:
+        """The typed error for a 4xx FACTS will answer the same way however often it is asked."""
+        status = response.status_code
+        message = self._scrub(_body_message(response))
+        lowered = message.lower()
+        if status == 401:
+            if "subscription key" in lowered:
+                return InvalidSubscriptionKey(message)
+            return InvalidApiKey()
+        if status == 403:
+            if "quota" in lowered:
+                seconds = _retry_after(response, default=-1.0)
+                if seconds < 0:
+                    now = datetime.now(UTC)
+                    until = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0)
+                else:
+                    until = datetime.now(UTC) + timedelta(seconds=seconds)
+                return QuotaExhausted(until.replace(microsecond=0))
+            if method == "GET":
+                return PermissionMissing(_domain(path), message)
+            return ReadOnly(_domain(path))
+        if status == 404:
+            return NotFound(f"FACTS has no {method} {path}: {message or 'not found'}", status=404)
+        if status in (400, 422):
+            return ValidationFailed(
+                f"FACTS refused {method} {path}: {message or 'invalid request'}", status=status
+            )
+        return FactsError(
+            f"FACTS answered {method} {path} with HTTP {status}"
+            + (f": {message}" if message else "."),
+            status=status,
+        )
