@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from core.facts.models import (
     FamilyConfigVmOutV1_1,
@@ -32,3 +33,8 @@ class Roster:
     schools: list[SchoolConfigVmOut] = field(default_factory=list)
     announced_students: int | None = None
     """``rowCount`` FACTS announced for the student query: a shorter list is a failed fetch."""
+    kind: str = ""
+    """``students`` or ``parents``: which site kind the fetch was shaped for."""
+    requests: int = 0
+    """FACTS requests the fetch took (the progress screen and the bench report it)."""
+    fetched_at: datetime | None = None
