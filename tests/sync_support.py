@@ -1,0 +1,82 @@
+"""Small hand-built FACTS schools for the sync tests, and the Roster they fetch to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.facts.models import (
+    FamilyConfigVmOutV1_1,
+    ParentStudentVM_V1_1,
+    PersonFamilyVM,
+    PersonVM,
+    StudentModelV1_3,
+)
+from core.roster import Roster
+
+Member = dict[str, Any]
+
+
+def parent(pid: int, first: str, last: str, email: str | None = None, *, order: int = 1,
+           rel: str = "Mother", custody: bool = True, email2: str | None = None) -> Member:
+    return {"id": pid, "first": first, "last": last, "email": email, "email2": email2,
+            "role": "parent", "order": order, "rel": rel, "custody": custody}
+
+
+def student(pid: int, first: str, last: str, email: str | None = None, *, order: int = 3,
+            grade: str = "05", status: str = "Enrolled", school: str = "ES",
+            email2: str | None = None) -> Member:
+    return {"id": pid, "first": first, "last": last, "email": email, "email2": email2,
+            "role": "student", "order": order, "grade": grade, "status": status, "school": school}
+
+
+def build_school(families: dict[int, list[Member]]) -> dict[str, list[dict[str, Any]]]:
+    """FACTS-shaped tables (as School.from_json takes them) from {familyId: [members]}.
+
+    Every parent of a family is linked to every student of that family; a person listed in two
+    families appears once in people and twice in personFamily.
+    """
+    people: dict[int, dict[str, Any]] = {}
+    students: dict[int, dict[str, Any]] = {}
+    links: dict[tuple[int, int], dict[str, Any]] = {}
+    pf: list[dict[str, Any]] = []
+    fams: list[dict[str, Any]] = []
+    for fid, members in families.items():
+        fams.append({"familyID": fid, "familyName": members[0]["last"] if members else ""})
+        for m in members:
+            people[m["id"]] = {"personId": m["id"], "firstName": m["first"], "lastName": m["last"],
+                               "email": m["email"] or "", "email2": m.get("email2") or ""}
+            pf.append({"personId": m["id"], "familyId": fid, "parent": m["role"] == "parent",
+                       "student": m["role"] == "student", "familyOrder": m["order"]})
+            if m["role"] == "student":
+                students[m["id"]] = {
+                    "personStudentId": 900000 + m["id"], "studentId": m["id"],
+                    "schoolCode": m["school"],
+                    "school": {"status": m["status"], "gradeLevel": m["grade"]},
+                }
+        for p in (m for m in members if m["role"] == "parent"):
+            for s in (m for m in members if m["role"] == "student"):
+                links[(p["id"], s["id"])] = {
+                    "id": len(links) + 1, "parentID": p["id"], "studentID": s["id"],
+                    "relationship": p["rel"], "custody": p["custody"],
+                }
+    return {
+        "people": list(people.values()),
+        "students": list(students.values()),
+        "parentStudent": list(links.values()),
+        "personFamily": pf,
+        "families": fams,
+        "schoolYears": [],
+        "schoolConfigurations": [{"configSchoolID": 1, "schoolCode": "ES", "schoolName": "Elementary"}],
+    }
+
+
+def roster_of(tables: dict[str, list[dict[str, Any]]]) -> Roster:
+    """The Roster a fetch of these tables yields (without HTTP), for pure planner tests."""
+    return Roster(
+        students=[StudentModelV1_3.model_validate(s) for s in tables["students"]],
+        people={p["personId"]: PersonVM.model_validate(p) for p in tables["people"]},
+        parent_links=[ParentStudentVM_V1_1.model_validate(x) for x in tables["parentStudent"]],
+        person_families=[PersonFamilyVM.model_validate(x) for x in tables["personFamily"]],
+        families={f["familyID"]: FamilyConfigVmOutV1_1.model_validate(f) for f in tables["families"]},
+        announced_students=len(tables["students"]),
+    )
