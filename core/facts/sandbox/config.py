@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
+from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY, Plan
 
 DEFAULT_BASE_URL = "https://api.factsmgt.com"
 DOMAINS = ("People", "Academics")
@@ -44,7 +44,8 @@ class SandboxConfig:
     domain left out is ``None``. ``hours_file`` keeps written service hours across restarts.
     """
 
-    plan: str = "pro"
+    plan: str | Plan = "pro"
+    """A name in ``PLANS``, or a custom :class:`Plan` (tests use tiny quotas)."""
     latency_ms: float = 0.0
     subscription_keys: list[str] = field(default_factory=lambda: [SANDBOX_SUBSCRIPTION_KEY])
     api_keys: dict[str, dict[str, str]] = field(default_factory=_default_api_keys)

@@ -85,13 +85,16 @@ class Sandbox:
     ) -> None:
         self.school = school
         self.config = config or SandboxConfig()
-        if self.config.plan not in PLANS:
-            raise ValueError(f"unknown plan {self.config.plan!r}; choose one of {sorted(PLANS)}")
+        plan = self.config.plan
+        if isinstance(plan, str):
+            if plan not in PLANS:
+                raise ValueError(f"unknown plan {plan!r}; choose one of {sorted(PLANS)}")
+            plan = PLANS[plan]
         self.clock: Callable[[], float] = clock or time.time
         self.lock = threading.RLock()
         self.hours = HoursStore(self.config.hours_file)
         self.api = Api(school, self.hours, lambda: self.clock(), self.config.default_page_size)
-        self.limiter = RateLimiter(PLANS[self.config.plan])
+        self.limiter = RateLimiter(plan)
         self._rng = random.Random(self.config.faults.seed)
         self._cache: dict[tuple[str, ...], _CacheEntry] = {}
         self._requests: list[RecordedRequest] = []
