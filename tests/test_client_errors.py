@@ -14,7 +14,6 @@ from core.facts import errors
 from core.facts.client import FactsClient
 from core.facts.models import PersonVM, StudentServiceHoursModel
 from core.facts.plans import Plan
-from core.facts.sandbox.ratelimit import RateLimiter as SandboxLimiter
 from tests.test_client_support import (
     API_KEY,
     NONE_KEY,
@@ -123,8 +122,7 @@ async def test_unknown_filter_field_is_unknown_field() -> None:
 
 
 async def test_quota_exhausted_says_until_when() -> None:
-    sb = make_sandbox()
-    sb.limiter = SandboxLimiter(Plan("pro", per_second=10, per_minute=100, daily=2))
+    sb = make_sandbox(plan=Plan("pro", per_second=10, per_minute=100, daily=2))
     async with make_client(sb) as client:
         await client.get_page("/People", page_size=1)
         await client.get_page("/People", page_size=1)

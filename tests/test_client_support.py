@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from core.facts.client import ClientEvent, FactsClient
-from core.facts.plans import PLANS, SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
+from core.facts.plans import PLANS, SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY, Plan
 from core.facts.ratelimit import RateLimiter
 from core.facts.sandbox import Faults, Sandbox, SandboxConfig, generate_school
 
@@ -39,7 +39,7 @@ class FakeClock:
 def make_sandbox(
     *,
     families: int = 40,
-    plan: str = "enterprise",
+    plan: str | Plan = "enterprise",
     faults: Faults | None = None,
     rate_limits: bool = True,
     clock: FakeClock | None = None,
@@ -72,7 +72,8 @@ def make_client(
     **kwargs: Any,
 ) -> FactsClient:
     plan = sandbox.config.plan
-    limiter = RateLimiter.for_plan(PLANS[plan], clock=clock, sleep=clock.sleep) if clock else None
+    limits = PLANS[plan] if isinstance(plan, str) else plan
+    limiter = RateLimiter.for_plan(limits, clock=clock, sleep=clock.sleep) if clock else None
     kwargs.setdefault("backoff_base", 0.001)
     return FactsClient(
         sandbox.config.base_url,

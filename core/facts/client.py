@@ -39,7 +39,7 @@ from core.facts.errors import (
     ValidationFailed,
 )
 from core.facts.models import StudentServiceHoursModel
-from core.facts.plans import PLANS
+from core.facts.plans import PLANS, Plan
 from core.facts.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class FactsClient:
         subscription_key: str,
         api_key: str,
         *,
-        plan: str = "pro",
+        plan: str | Plan = "pro",
         transport: httpx.AsyncBaseTransport | None = None,
         max_retries: int = 5,
         timeout: float = 30.0,
@@ -188,14 +188,17 @@ class FactsClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 10.0,
     ) -> None:
-        if plan not in PLANS:
-            raise ValueError(f"unknown FACTS plan {plan!r}: choose one of {', '.join(PLANS)}")
+        if isinstance(plan, str):
+            if plan not in PLANS:
+                raise ValueError(f"unknown FACTS plan {plan!r}: choose one of {', '.join(PLANS)}")
+            plan = PLANS[plan]
         self.base_url = base_url.rstrip("/")
-        self.plan = plan
+        self.plan = plan.name
+        self.limits = plan
         self.max_retries = max_retries
         self.on_event = on_event
         self.stats = ClientStats()
-        self.limiter = limiter or RateLimiter.for_plan(PLANS[plan])
+        self.limiter = limiter or RateLimiter.for_plan(plan)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._secrets = tuple(k for k in (subscription_key, api_key) if k)
