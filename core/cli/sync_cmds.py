@@ -1,9 +1,406 @@
-"""Commands registered on the main group (filled in by their issue)."""
+"""Headless sync commands: sites, connection, setup, sync, decisions, accounts, history, undo.
+
+The wizard calls the same functions (``core.sync.service``, ``core.accounts``); this module only
+parses arguments, prints, and maps errors to the exit codes of the contract.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import click
+
+from core import accounts as acc
+from core.cli.common import EXIT_NEEDS_DECISION, db_option, fail, json_option, print_json
+from core.facts.errors import FactsError
+from core.sites import SiteError, add_site, get_site, list_sites, require_advanced
+from core.sync import service
+from core.sync.apply import ArchiveConfirmationNeeded, SyncError
+from core.sync.plan import SyncPlan
+from core.sync.setup import PRESETS, RELATIONSHIP_GROUPS
+from store import Store, open_store
+
+
+@contextlib.contextmanager
+def _store(db: str | None) -> Iterator[Store]:
+    """Open the store; turn the domain's refusals into 'error: ...' and exit 1."""
+    store = open_store(db)
+    try:
+        yield store
+    except (SiteError, SyncError, FactsError) as err:
+        fail(str(err))
+    finally:
+        store.close()
+
+
+def _plan_lines(plan: SyncPlan) -> list[str]:
+    c = plan.counts()
+    lines = [
+        f"new {c['added']}, merged by email {c['linked']}, updated {c['updated']}, "
+        f"archived {c['archived']}, restored {c['restored']}, skipped {c['skipped']}, "
+        f"unchanged {c['unchanged']}, left to decide {c['conflicts']}"
+    ]
+    for conflict in plan.open_conflicts:
+        lines.append(f"  [{conflict.flag}] {conflict.message}")
+    for it in plan.of("skip"):
+        lines.append(f"  skipped {it.name}: {it.reason}")
+    for it in plan.of("archive"):
+        lines.append(f"  archive {it.name} <{it.email}>: {it.reason}")
+    for reason in plan.archive.reasons:
+        lines.append(f"  ! {reason}")
+    for d in plan.duplicates:
+        lines.append(f"  possible duplicate: {d.a.name} <{d.a.email}> / {d.b.name} <{d.b.email}> ({d.reason})")
+    return lines
 
 
 def register(cli: click.Group) -> None:
     """Add this module's commands to ``cli``."""
+
+    # --- sites -------------------------------------------------------------------------------
+
+    @cli.group("site")
+    def site_group() -> None:
+        """Volunteer-hours sites: each rosters students or parents."""
+
+    @site_group.command("add")
+    @click.argument("name")
+    @click.option("--plan", type=click.Choice(["basic", "advanced"]), default="advanced",
+                  show_default=True, help="The site's plan; the FACTS integration needs advanced.")
+    @db_option
+    @json_option
+    def site_add(name: str, plan: str, db: str | None, as_json: bool) -> None:
+        """Add a site."""
+        with _store(db) as store:
+            site = add_site(store, name, plan)
+            if as_json:
+                print_json({"name": site.name, "plan": site.plan})
+            else:
+                click.echo(f"site {site.name!r} added (plan {site.plan})")
+
+    @site_group.command("list")
+    @db_option
+    @json_option
+    def site_list(db: str | None, as_json: bool) -> None:
+        """List the sites of the store."""
+        with _store(db) as store:
+            sites = list_sites(store)
+            if as_json:
+                print_json(
+                    [
+                        {"name": s.name, "plan": s.plan, "kind": s.kind, "active": s.accounts_active,
+                         "archived": s.accounts_archived, "connected": s.connected,
+                         "peopleRead": s.people_read, "peopleWrite": s.people_write,
+                         "lastSyncAt": s.last_sync_at}
+                        for s in sites
+                    ]
+                )
+                return
+            if not sites:
+                click.echo("no sites yet: factsync site add NAME")
+            for s in sites:
+                click.echo(
+                    f"{s.name}  plan={s.plan}  kind={s.kind or '-'}  active={s.accounts_active}"
+                    f"  archived={s.accounts_archived}  connected={'yes' if s.connected else 'no'}"
+                )
+
+    # --- connect -----------------------------------------------------------------------------
+
+    @cli.command("connect")
+    @click.argument("site")
+    @click.option("--base-url", required=True, help="FACTS API base URL (or 'sandbox:').")
+    @click.option("--facts-plan", type=click.Choice(["basic", "pro", "enterprise"]), default="pro",
+                  show_default=True, help="The vendor subscription's FACTS plan (rate limits).")
+    @db_option
+    @json_option
+    def connect(site: str, base_url: str, facts_plan: str, db: str | None, as_json: bool) -> None:
+        """Save the FACTS keys (from the environment or a hidden prompt) and probe permissions."""
+        from core.connection import check_connection, save_connection
+
+        sub = os.environ.get("FACTSYNC_SUBSCRIPTION_KEY") or click.prompt(
+            "Subscription key", hide_input=True
+        )
+        key = os.environ.get("FACTSYNC_API_KEY") or click.prompt("School API key", hide_input=True)
+        with _store(db) as store:
+            s = get_site(store, site)
+            require_advanced(s)
+            save_connection(store, s, base_url=base_url, api_key=key, subscription_key=sub,
+                            plan=facts_plan)
+            perms = asyncio.run(check_connection(store, s))
+            out = {"peopleRead": perms.people_read, "peopleWrite": perms.people_write,
+                   "academicsRead": perms.academics_read}
+            if as_json:
+                print_json(out)
+                return
+            click.echo(f"connected {site} to {base_url}")
+            click.echo(f"  People read:    {'yes' if perms.people_read else 'no'}")
+            click.echo(f"  People write:   {'yes' if perms.people_write else 'no'}")
+            click.echo(f"  Academics read: {'yes' if perms.academics_read else 'no'}")
+            if not perms.people_write:
+                click.echo("  People is not writable: approved hours will not be written back.")
+
+    # --- setup -------------------------------------------------------------------------------
+
+    @cli.command("setup")
+    @click.argument("site")
+    @click.option("--kind", type=click.Choice(["students", "parents"]), default=None)
+    @click.option("--school", "schools", multiple=True, help="schoolCode (repeat; none = all).")
+    @click.option("--grade", "grades", multiple=True, help="Grade level as the school spells it.")
+    @click.option("--status", "statuses", multiple=True, help="Enrollment status (default Enrolled).")
+    @click.option("--parents", "preset", type=click.Choice(list(PRESETS)), default=None)
+    @click.option("--relationship", "relationships", multiple=True,
+                  type=click.Choice(list(RELATIONSHIP_GROUPS)), help="Relationship groups that count.")
+    @click.option("--all-schools", is_flag=True, help="Clear the school filter.")
+    @click.option("--all-grades", is_flag=True, help="Clear the grade filter.")
+    @db_option
+    @json_option
+    def setup(site: str, kind: str | None, schools: tuple[str, ...], grades: tuple[str, ...],
+              statuses: tuple[str, ...], preset: str | None, relationships: tuple[str, ...],
+              all_schools: bool, all_grades: bool, db: str | None, as_json: bool) -> None:
+        """Save the site's criteria (later calls change only what they name)."""
+        with _store(db) as store:
+            doc = service.save_setup(
+                store, site, kind=kind,
+                schools=[] if all_schools else (list(schools) or None),
+                grades=[] if all_grades else (list(grades) or None),
+                statuses=list(statuses) or None,
+                parents_preset=preset,
+                relationships=list(relationships) or None,
+            )
+            if as_json:
+                print_json(doc.model_dump(mode="json"))
+                return
+            c = doc.criteria
+            click.echo(
+                f"{site}: {doc.kind}; schools {', '.join(c.schools) or 'all'}; statuses "
+                f"{', '.join(c.statuses)}; grades {', '.join(c.grades) or 'all'}"
+                + (f"; parents {doc.parents.preset}" if doc.kind == "parents" else "")
+            )
+
+    # --- sync --------------------------------------------------------------------------------
+
+    @cli.command("sync")
+    @click.argument("site")
+    @click.option("--dry-run", is_flag=True, help="Plan and print; write nothing.")
+    @click.option("--confirm-archive", is_flag=True,
+                  help="Allow archiving more than 20% of the synced accounts.")
+    @click.option("--yes", "-y", is_flag=True, help="Non-interactive (cron): never prompt.")
+    @db_option
+    @json_option
+    def sync(site: str, dry_run: bool, confirm_archive: bool, yes: bool, db: str | None,
+             as_json: bool) -> None:
+        """Fetch, plan and apply with the saved setup. Exit 3: archives need --confirm-archive."""
+        with _store(db) as store:
+            try:
+                result = asyncio.run(
+                    service.sync(store, site, dry_run=dry_run, confirm_archive=confirm_archive)
+                )
+            except ArchiveConfirmationNeeded as err:
+                if as_json:
+                    print_json(service.SyncResult(err.plan, None).to_json())
+                else:
+                    for line in _plan_lines(err.plan):
+                        click.echo(line)
+                fail(f"{err} Nothing was written.", EXIT_NEEDS_DECISION)
+                return
+            if as_json:
+                print_json(result.to_json())
+            else:
+                head = "dry run" if dry_run else (
+                    f"run {result.run.id}" if result.run is not None else "nothing to change"
+                )
+                click.echo(f"{site}: {head}")
+                for line in _plan_lines(result.plan):
+                    click.echo(line)
+            for reason in result.plan.archive.reasons:
+                if result.plan.archive.verdict == "refused":
+                    click.echo(f"warning: {reason}", err=True)
+
+    # --- decisions and families ------------------------------------------------------------
+
+    @cli.command("decide")
+    @click.argument("site")
+    @click.option("--email", default=None, help="The conflicted email.")
+    @click.option("--person", "person_id", type=int, default=None, help="FACTS personId.")
+    @click.option("--skip", is_flag=True, help="Do not import (everyone with the email, or the person).")
+    @click.option("--use-email2", is_flag=True, help="Use email2 instead.")
+    @click.option("--family", "family_id", type=int, default=None,
+                  help="With --person alone: the family a multi-family person is imported under.")
+    @db_option
+    def decide(site: str, email: str | None, person_id: int | None, skip: bool,
+               use_email2: bool, family_id: int | None, db: str | None) -> None:
+        """Save a conflict decision: --email E --person P gives E to P; --skip; --use-email2."""
+        if sum((person_id is not None and email is not None, skip, use_email2)) > 1:
+            raise click.UsageError("use one of --person, --skip and --use-email2")
+        if email is None and person_id is None:
+            raise click.UsageError("name the conflict with --email EMAIL (or --person PERSONID)")
+        with _store(db) as store:
+            d = service.decide(store, site, email=email, person_id=person_id, skip=skip,
+                               use_email2=use_email2, family_id=family_id)
+            click.echo(f"saved: {d.action} " + " ".join(
+                x for x in (f"email {d.email}" if d.email else "",
+                            f"person {d.person_id}" if d.person_id else "") if x))
+
+    @cli.group("family")
+    def family_group() -> None:
+        """Family groupings and per-family include/exclude overrides."""
+
+    @family_group.command("group")
+    @click.argument("site")
+    @click.argument("family_ids", nargs=-1, type=int, required=True)
+    @db_option
+    def family_group_cmd(site: str, family_ids: tuple[int, ...], db: str | None) -> None:
+        """Treat several FACTS family ids as one family on every sync."""
+        if len(set(family_ids)) < 2:
+            raise click.UsageError("name at least two different family ids")
+        with _store(db) as store:
+            doc = service.group_families(store, site, list(family_ids))
+            click.echo("family groups: " + "; ".join(
+                "+".join(str(f) for f in g) for g in doc.family_groups))
+
+    @family_group.command("override")
+    @click.argument("site")
+    @click.argument("family_id", type=int)
+    @click.option("--person", "person_id", type=int, default=None,
+                  help="The parent (default: the whole family).")
+    @click.option("--include/--exclude", "include", default=None)
+    @click.option("--clear", is_flag=True, help="Remove the override.")
+    @db_option
+    def family_override(site: str, family_id: int, person_id: int | None, include: bool | None,
+                        clear: bool, db: str | None) -> None:
+        """Include or exclude a parent of a family (or the whole family)."""
+        if clear == (include is not None):
+            raise click.UsageError("use one of --include, --exclude and --clear")
+        with _store(db) as store:
+            service.set_override(store, site, family_id, person_id, None if clear else include)
+            click.echo("saved")
+
+    # --- accounts ----------------------------------------------------------------------------
+
+    class _AccountsGroup(click.Group):
+        """``accounts SITE`` lists; ``accounts add SITE ...`` adds."""
+
+        def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+            if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+                args = ["list", *args]
+            return super().parse_args(ctx, args)
+
+    @cli.group("accounts", cls=_AccountsGroup)
+    def accounts_group() -> None:
+        """Site accounts: 'accounts SITE' lists them, 'accounts add SITE' adds one by hand."""
+
+    @accounts_group.command("list")
+    @click.argument("site")
+    @db_option
+    @json_option
+    def accounts_list(site: str, db: str | None, as_json: bool) -> None:
+        """Every account with its approved hours."""
+        with _store(db) as store:
+            views = acc.list_accounts(get_site(store, site))
+            if as_json:
+                print_json([v.to_json() for v in views])
+                return
+            for v in views:
+                click.echo(
+                    f"{v.email or '-':40} {v.first_name} {v.last_name}  {v.status}  {v.origin}"
+                    f"  person={v.person_id or '-'}  family={v.family_key or '-'}  hours={v.hours:g}"
+                    + ("" if v.invited else "  (not invited)")
+                )
+
+    @accounts_group.command("add")
+    @click.argument("site")
+    @click.option("--email", required=True)
+    @click.option("--first", "first_name", required=True)
+    @click.option("--last", "last_name", required=True)
+    @db_option
+    def accounts_add(site: str, email: str, first_name: str, last_name: str, db: str | None) -> None:
+        """Add an account by hand (origin manual; a sync links it when FACTS has its email)."""
+        with _store(db) as store:
+            a = acc.add_account(get_site(store, site), email=email, first_name=first_name,
+                                last_name=last_name)
+            click.echo(f"account {a.email} added")
+
+    @cli.command("merge")
+    @click.argument("site")
+    @click.option("--keep", required=True, help="Email of the account that stays.")
+    @click.option("--absorb", required=True, help="Email of the account merged into it.")
+    @db_option
+    def merge(site: str, keep: str, absorb: str, db: str | None) -> None:
+        """Merge two accounts: hours move to the kept one, the other is archived (journaled)."""
+        with _store(db) as store:
+            run = acc.merge_accounts(get_site(store, site), keep=keep, absorb=absorb)
+            click.echo(f"merged {absorb} into {keep} (run {run.id}; 'factsync undo {site}' reverts)")
+
+    # --- history, undo, invites ------------------------------------------------------------
+
+    @cli.command("history")
+    @click.argument("site")
+    @click.option("--run", "run_id", type=int, default=None, help="Show one run's changes.")
+    @db_option
+    @json_option
+    def history(site: str, run_id: int | None, db: str | None, as_json: bool) -> None:
+        """Runs of the site (newest first), or the changes of one run."""
+        with _store(db) as store:
+            s = get_site(store, site)
+            runs = service.history(store, s)
+            if run_id is not None:
+                if run_id not in {r.id for r in runs}:
+                    fail(f"site {site!r} has no run {run_id}")
+                changes = service.changes_of(store, run_id)
+                if as_json:
+                    print_json(changes)
+                else:
+                    for ch in changes:
+                        who = (ch["after"] or ch["before"] or {}).get("email", "")
+                        click.echo(f"{ch['action']:8} {who}  {ch['reason']}")
+                return
+            if as_json:
+                print_json([r.to_json() for r in runs])
+                return
+            for r in runs:
+                state = " (undone)" if r.undone_at else ""
+                counts = ", ".join(f"{k} {v}" for k, v in r.counts.items() if isinstance(v, int) and v)
+                click.echo(f"run {r.id}  {r.kind}{state}  {r.started_at:%Y-%m-%d %H:%M}  "
+                           f"{r.changes} changes  {counts}")
+
+    @cli.command("undo")
+    @click.argument("site")
+    @click.option("--yes", "-y", is_flag=True, help="Non-interactive: do not ask.")
+    @db_option
+    def undo(site: str, yes: bool, db: str | None) -> None:
+        """Revert the latest sync or merge of the site."""
+        with _store(db) as store:
+            run = service.undo(store, site)
+            click.echo(f"undone (run {run.id})")
+
+    @cli.command("invites")
+    @click.argument("site")
+    @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+                  help="Write the not-yet-invited accounts to this CSV file.")
+    @click.option("--mark-invited", is_flag=True, help="Mark the exported accounts invited.")
+    @db_option
+    @json_option
+    def invites(site: str, csv_path: str | None, mark_invited: bool, db: str | None,
+                as_json: bool) -> None:
+        """New accounts not invited yet: email, names, family."""
+        with _store(db) as store:
+            s = get_site(store, site)
+            pending = acc.pending_invites(s)
+            if csv_path:
+                Path(csv_path).write_text(acc.invites_csv(pending), encoding="utf-8")
+            if as_json:
+                print_json([dict(zip(acc.INVITE_COLUMNS, i.row(), strict=True)) for i in pending])
+            elif not csv_path:
+                click.echo(acc.invites_csv(pending), nl=False)
+            marked = acc.mark_invited(s, pending) if mark_invited else 0
+            if csv_path or mark_invited:
+                click.echo(
+                    f"{len(pending)} to invite" + (f", written to {csv_path}" if csv_path else "")
+                    + (f", {marked} marked invited" if mark_invited else ""),
+                    err=as_json,
+                )
+
+

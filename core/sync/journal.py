@@ -1,0 +1,134 @@
+"""Account snapshots for the journal (SyncChange.before/after) and reading accounts as rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, cast
+
+import peewee as pw
+
+from core.sync.rows import AccountRow
+from store.models import Account, HourEntry, Site
+
+SNAPSHOT_FIELDS = (
+    "email",
+    "email_key",
+    "first_name",
+    "last_name",
+    "role",
+    "status",
+    "archived_reason",
+    "origin",
+    "person_id",
+    "family_key",
+    "grade",
+    "invited_at",
+)
+
+
+def snapshot(values: dict[str, Any]) -> str:
+    """JSON of the journaled account fields (datetimes as ISO text)."""
+    out = {}
+    for name in SNAPSHOT_FIELDS:
+        v = values.get(name)
+        out[name] = v.isoformat() if isinstance(v, datetime) else v
+    return json.dumps(out, ensure_ascii=False, sort_keys=True)
+
+
+def account_values(account: Account) -> dict[str, Any]:
+    return {name: getattr(account, name) for name in SNAPSHOT_FIELDS}
+
+
+def row_values(row: AccountRow) -> dict[str, Any]:
+    return {
+        "email": row.email,
+        "email_key": row.email_key,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "role": row.role,
+        "status": row.status,
+        "archived_reason": row.archived_reason,
+        "origin": row.origin,
+        "person_id": row.person_id,
+        "family_key": row.family_key,
+        "grade": row.grade,
+    }
+
+
+def parse_snapshot(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    data: dict[str, Any] = json.loads(text)
+    inv = data.get("invited_at")
+    if isinstance(inv, str):
+        data["invited_at"] = datetime.fromisoformat(inv)
+    return data
+
+
+def as_tuples(query: Any) -> list[tuple[Any, ...]]:
+    """``query.tuples()`` rows, typed (the peewee stubs type them as model instances)."""
+    return cast(list[tuple[Any, ...]], list(query.tuples()))
+
+
+def fk(obj: pw.Model, name: str) -> Any:
+    """The raw value of a foreign key column (its id) without loading the row."""
+    return obj.__data__.get(name)
+
+
+def approved_hours_query(site: Site) -> Any:
+    return (
+        HourEntry.select(HourEntry.account, pw.fn.SUM(HourEntry.hours).alias("total"))
+        .join(Account)
+        .where(
+            (Account.site == site)
+            & (HourEntry.status == "approved")
+            & (HourEntry.deleted == False)  # noqa: E712
+        )
+        .group_by(HourEntry.account)
+    )
+
+
+def load_account_rows(site: Site) -> list[AccountRow]:
+    """Every account of the site as a plain row, with approved-hours totals: two queries."""
+    totals = {int(a): float(t or 0) for a, t in as_tuples(approved_hours_query(site))}
+    rows: list[AccountRow] = []
+    query = (
+        Account.select(
+            Account.id,
+            Account.email,
+            Account.email_key,
+            Account.first_name,
+            Account.last_name,
+            Account.role,
+            Account.status,
+            Account.origin,
+            Account.person_id,
+            Account.family_key,
+            Account.grade,
+            Account.archived_reason,
+            Account.invited_at,
+        )
+        .where(Account.site == site)
+        .order_by(Account.id)
+    )
+    for (aid, email, key, first, last, role, status, origin, pid, fam, grade, why, inv) in as_tuples(query):
+        rows.append(
+            AccountRow(
+                id=aid,
+                email=email,
+                email_key=key,
+                first_name=first or "",
+                last_name=last or "",
+                role=role or "",
+                status=status,
+                origin=origin,
+                person_id=pid,
+                family_key=fam,
+                grade=grade,
+                archived_reason=why,
+                invited=inv is not None,
+                hours=totals.get(aid, 0.0),
+            )
+        )
+    return rows

@@ -1,0 +1,431 @@
+"""The sync facade the CLI and the wizard call; everything else in ``core.sync`` is internal.
+
+Functions for the wizard (all take the open ``Store`` and a site name or ``Site``; blocking ones
+run in a thread worker, ``fetch``/``sync`` are async):
+
+- setup: ``load_setup``, ``save_setup`` (criteria, kind, parent preset), ``set_override``
+  (per-family include/exclude of a parent, or a whole family), ``decide`` (a conflict decision),
+  ``group_families``.
+- fetch and review: ``fetch`` (Roster, with progress), ``review_grid`` (parent subset grid rows) and
+  ``grid_counters``.
+- plan and apply: ``make_plan`` (SyncPlan: ``plan.counts()``, ``plan.of("add")`` ... rows with
+  reasons, ``plan.conflicts`` with red/orange/gray flags and ``choices``, ``plan.open_conflicts``
+  = left to decide, ``plan.duplicates``, ``plan.archive`` = archive safety verdict and reasons,
+  ``plan.withheld``), ``apply_plan`` (raises ``ArchiveConfirmationNeeded`` unless confirmed).
+- one step: ``sync`` (fetch + plan + apply with the saved setup).
+- after: ``history``, ``undo``; accounts live in ``core.accounts`` (list, add, merge, invites).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from core.roster import Roster
+from core.sites import SiteError, get_site, require_advanced
+from core.sync.apply import (
+    ArchiveConfirmationNeeded,
+    StalePlan,
+    SyncError,
+    undo_latest,
+)
+from core.sync.apply import (
+    apply_plan as _apply,
+)
+from core.sync.grid import FamilyRow, GridCounters, grid_counters
+from core.sync.grid import review_grid as _grid
+from core.sync.journal import fk, load_account_rows
+from core.sync.plan import SyncPlan
+from core.sync.plan import make_plan as _plan
+from core.sync.setup import (
+    KINDS,
+    PRESETS,
+    Criteria,
+    Decision,
+    ParentRules,
+    SetupDoc,
+    dump_setup,
+    email_key,
+    parse_setup,
+)
+from store import Store
+from store.models import Site, SyncChange, SyncRun, SyncSetup, utcnow
+
+__all__ = [
+    "ArchiveConfirmationNeeded",
+    "FamilyRow",
+    "GridCounters",
+    "NoSetup",
+    "RunSummary",
+    "StalePlan",
+    "SyncError",
+    "SyncResult",
+    "apply_plan",
+    "decide",
+    "fetch",
+    "grid_counters",
+    "group_families",
+    "history",
+    "load_setup",
+    "make_plan",
+    "review_grid",
+    "save_setup",
+    "set_override",
+    "sync",
+    "undo",
+]
+
+
+class NoSetup(SiteError):
+    def __init__(self, site: str) -> None:
+        super().__init__(
+            f"site {site!r} has no sync setup yet: run 'factsync setup {site} --kind "
+            "students|parents' (or use the wizard)"
+        )
+
+
+def _site(store: Store, site: Site | str) -> Site:
+    return get_site(store, site) if isinstance(site, str) else site
+
+
+# --- setup ------------------------------------------------------------------------------------
+
+
+def load_setup(store: Store, site: Site | str) -> SetupDoc | None:
+    row: SyncSetup | None = SyncSetup.get_or_none(SyncSetup.site == _site(store, site))
+    return parse_setup(row.document) if row else None
+
+
+def require_setup(store: Store, site: Site | str) -> SetupDoc:
+    s = _site(store, site)
+    doc = load_setup(store, s)
+    if doc is None:
+        raise NoSetup(s.name)
+    return doc
+
+
+def _store_setup(site: Site, doc: SetupDoc) -> SetupDoc:
+    db = Site._meta.database
+    with db.atomic():
+        row: SyncSetup | None = SyncSetup.get_or_none(SyncSetup.site == site)
+        if row is None:
+            SyncSetup.create(site=site, document=dump_setup(doc), version=1)
+        else:
+            row.document = dump_setup(doc)
+            row.version += 1
+            row.updated_at = utcnow()
+            row.save()
+    return doc
+
+
+def save_setup(
+    store: Store,
+    site: Site | str,
+    *,
+    kind: str | None = None,
+    schools: list[str] | None = None,
+    statuses: list[str] | None = None,
+    grades: list[str] | None = None,
+    parents_preset: str | None = None,
+    relationships: list[str] | None = None,
+) -> SetupDoc:
+    """Create or change the setup; arguments left None keep their saved value.
+
+    The roster kind is fixed once the site has synced: a school wanting both kinds adds a site.
+    """
+    s = _site(store, site)
+    require_advanced(s)
+    current = load_setup(store, s)
+    if kind is None:
+        if current is None:
+            raise SiteError("the first setup of a site needs --kind students or --kind parents")
+        kind = current.kind
+    if kind not in KINDS:
+        raise SiteError(f"unknown kind {kind!r}: choose students or parents")
+    if s.kind and s.kind != kind:
+        raise SiteError(
+            f"site {s.name!r} rosters {s.kind} since its first sync; add a second site for {kind}"
+        )
+    if parents_preset is not None and parents_preset not in PRESETS:
+        raise SiteError(f"unknown parent preset {parents_preset!r}: choose {', '.join(PRESETS)}")
+    base = current or SetupDoc(kind=kind)
+    crit = base.criteria
+    criteria = Criteria(
+        schools=tuple(schools) if schools is not None else crit.schools,
+        statuses=tuple(statuses) if statuses else crit.statuses,
+        grades=tuple(grades) if grades is not None else crit.grades,
+    )
+    rules = base.parents
+    parents = ParentRules.model_validate(
+        {
+            "preset": parents_preset or rules.preset,
+            "relationships": relationships if relationships is not None else rules.relationships,
+            "overrides": rules.overrides,
+        }
+    )
+    doc = base.model_copy(update={"kind": kind, "criteria": criteria, "parents": parents})
+    return _store_setup(s, SetupDoc.model_validate(doc.model_dump()))
+
+
+def decide(
+    store: Store,
+    site: Site | str,
+    *,
+    email: str | None = None,
+    person_id: int | None = None,
+    skip: bool = False,
+    use_email2: bool = False,
+    family_id: int | None = None,
+) -> Decision:
+    """Save a conflict decision (reused by every later sync).
+
+    email + person: that person gets the email. email + skip / use_email2: for everyone with the
+    email. person + skip / use_email2: for that person (missing or invalid emails). person alone
+    (optionally family_id): accept a person who is in several families.
+    """
+    s = _site(store, site)
+    doc = require_setup(store, s)
+    if skip and use_email2:
+        raise SiteError("choose one of --skip and --use-email2")
+    if email is not None and not email_key(email):
+        raise SiteError("--email is blank")
+    if skip or use_email2:
+        action = "skip" if skip else "use-email2"
+        if email is None and person_id is None:
+            raise SiteError("say whose email: --email EMAIL or --person PERSONID")
+        decision = Decision(
+            action=action,
+            email=email,
+            person_id=None if email is not None else person_id,
+        )
+    elif email is not None and person_id is not None:
+        decision = Decision(action="assign", email=email, person_id=person_id)
+    elif person_id is not None:
+        decision = Decision(action="accept", person_id=person_id, family_id=family_id)
+    else:
+        raise SiteError("a decision needs --person PERSONID, --skip or --use-email2")
+    _store_setup(s, doc.with_decision(decision))
+    return decision
+
+
+def group_families(store: Store, site: Site | str, family_ids: list[int]) -> SetupDoc:
+    s = _site(store, site)
+    doc = require_setup(store, s)
+    try:
+        return _store_setup(s, doc.with_group(family_ids))
+    except ValueError as err:
+        raise SiteError(str(err)) from None
+
+
+def set_override(
+    store: Store,
+    site: Site | str,
+    family_id: int,
+    person_id: int | None,
+    include: bool | None,
+) -> SetupDoc:
+    """Include/exclude one parent of a family (person None: the whole family); None clears."""
+    s = _site(store, site)
+    doc = require_setup(store, s)
+    return _store_setup(s, doc.with_override(family_id, person_id, include))
+
+
+# --- fetch, review, plan, apply -----------------------------------------------------------
+
+
+async def fetch(
+    store: Store,
+    site: Site | str,
+    on_progress: Callable[[Any], None] | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Roster:
+    """Read the roster the site's setup needs from FACTS (raises FactsError on failure)."""
+    from core.connection import open_client
+    from core.facts.fetch import fetch_roster
+
+    s = _site(store, site)
+    require_advanced(s)
+    doc = require_setup(store, s)
+    client = open_client(store, s, transport=transport)
+    async with client:
+        return await fetch_roster(client, doc.kind, on_progress=on_progress)
+
+
+def review_grid(
+    store: Store, site: Site | str, roster: Roster, *, search: str = ""
+) -> list[FamilyRow]:
+    return _grid(roster, require_setup(store, site), search=search)
+
+
+def _previous_matched(site: Site) -> int | None:
+    for run in (
+        SyncRun.select()
+        .where((SyncRun.site == site) & (SyncRun.kind == "sync") & SyncRun.undone_at.is_null())
+        .order_by(SyncRun.id.desc())
+        .limit(1)
+    ):
+        value = json.loads(run.counts or "{}").get("matched_students")
+        return int(value) if value else None
+    return None
+
+
+def make_plan(store: Store, site: Site | str, roster: Roster) -> SyncPlan:
+    """The pure plan from the saved setup, the site's accounts and this roster."""
+    s = _site(store, site)
+    doc = require_setup(store, s)
+    if s.kind and s.kind != doc.kind:
+        raise SiteError(f"site {s.name!r} rosters {s.kind}, but its setup says {doc.kind}")
+    return _plan(doc, roster, load_account_rows(s), previous_matched=_previous_matched(s))
+
+
+def apply_plan(
+    store: Store, site: Site | str, plan: SyncPlan, confirm_archive: bool = False
+) -> SyncRun:
+    s = _site(store, site)
+    require_advanced(s)
+    return _apply(s, plan, confirm_archive=confirm_archive)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    plan: SyncPlan
+    run: SyncRun | None
+    """None for a dry run, or when the plan had nothing to write."""
+    fetch_requests: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``factsync sync --json`` contract."""
+        return {
+            "run": self.run.id if self.run is not None else None,
+            "counts": self.plan.counts(),
+            "conflicts": [conflict_json(c) for c in self.plan.open_conflicts],
+            "duplicates": [d.to_json() for d in self.plan.duplicates],
+        }
+
+
+def conflict_json(c: Any) -> dict[str, Any]:
+    return {
+        "key": c.key,
+        "kind": c.kind,
+        "flag": c.flag,
+        "email": c.email,
+        "message": c.message,
+        "choices": list(c.choices),
+        "people": [
+            {
+                "personId": p.person_id,
+                "name": p.name,
+                "familyIds": list(p.family_ids),
+                "listedFirst": p.listed_first,
+                "email": p.email,
+                "email2": p.email2,
+            }
+            for p in c.people
+        ],
+        "decision": c.decision,
+    }
+
+
+async def sync(
+    store: Store,
+    site_name: Site | str,
+    *,
+    dry_run: bool = False,
+    confirm_archive: bool = False,
+    on_progress: Callable[[Any], None] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> SyncResult:
+    """Fetch, plan and apply with the saved setup. Conflicted people wait; the rest syncs.
+
+    Raises ArchiveConfirmationNeeded (nothing written) when the archive share needs confirming.
+    A plan with nothing to write records no run (``run`` None): an unchanged school writes 0 rows.
+    """
+    s = _site(store, site_name)
+    require_advanced(s)
+    require_setup(store, s)
+    roster = await fetch(store, s, on_progress, transport=transport)
+    plan = make_plan(store, s, roster)
+    if dry_run:
+        return SyncResult(plan, None, roster.requests)
+    if plan.writes == 0:  # an unchanged school changes zero rows: not even a run record
+        return SyncResult(plan, None, roster.requests)
+    run = apply_plan(store, s, plan, confirm_archive=confirm_archive)
+    return SyncResult(plan, run, roster.requests)
+
+
+# --- history and undo -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    kind: str
+    started_at: datetime
+    finished_at: datetime | None
+    undone_at: datetime | None
+    counts: dict[str, Any]
+    changes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run": self.id,
+            "kind": self.kind,
+            "startedAt": self.started_at.isoformat(),
+            "finishedAt": self.finished_at.isoformat() if self.finished_at else None,
+            "undoneAt": self.undone_at.isoformat() if self.undone_at else None,
+            "counts": self.counts,
+            "changes": self.changes,
+        }
+
+
+def history(store: Store, site: Site | str, limit: int = 50) -> list[RunSummary]:
+    import peewee as pw
+
+    s = _site(store, site)
+    counts = {
+        fk(c, "run"): int(getattr(c, "n", 0))
+        for c in SyncChange.select(SyncChange.run, pw.fn.COUNT(SyncChange.id).alias("n"))
+        .join(SyncRun)
+        .where(SyncRun.site == s)
+        .group_by(SyncChange.run)
+    }
+    return [
+        RunSummary(
+            id=r.id,
+            kind=r.kind,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            undone_at=r.undone_at,
+            counts=json.loads(r.counts or "{}"),
+            changes=counts.get(r.id, 0),
+        )
+        for r in SyncRun.select()
+        .where(SyncRun.site == s)
+        .order_by(SyncRun.id.desc())
+        .limit(limit)
+    ]
+
+
+def changes_of(store: Store, run_id: int) -> list[dict[str, Any]]:
+    """The journal of one run: action, account, reason, before and after (JSON objects)."""
+    return [
+        {
+            "action": c.action,
+            "accountId": fk(c, "account"),
+            "reason": c.reason,
+            "before": json.loads(c.before) if c.before else None,
+            "after": json.loads(c.after) if c.after else None,
+        }
+        for c in SyncChange.select().where(SyncChange.run == run_id).order_by(SyncChange.id)
+    ]
+
+
+def undo(store: Store, site: Site | str) -> SyncRun:
+    """Revert the latest sync or merge of the site."""
+    return undo_latest(_site(store, site))
