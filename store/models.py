@@ -18,6 +18,8 @@ def utcnow() -> datetime:
 
 
 class BaseModel(pw.Model):
+    id = pw.AutoField()  # peewee's implicit key, declared so the type checker knows it
+
     class Meta:
         database = database
         legacy_table_names = False
