@@ -143,6 +143,11 @@ class Sandbox:
                 dict(r) for r in self.hours.rows["students" if kind == "students" else "parents"]
             ]
 
+    def records_changed(self) -> None:
+        """Call after editing ``sandbox.school`` rows directly: rebuilds indexes and serialized rows."""
+        with self.lock:
+            self.api.reindex()
+
     def clear_cache(self) -> None:
         with self.lock:
             self._cache.clear()

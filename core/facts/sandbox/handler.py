@@ -20,6 +20,7 @@ from core.facts.sandbox import sieve
 from core.facts.sandbox.hours import HoursStore, Kind
 from core.facts.sandbox.jsonpatch import PatchError, apply_patch
 from core.facts.sandbox.messages import (
+    JSON_TYPE,
     Request,
     Response,
     dumps,
@@ -67,14 +68,25 @@ class Api:
         self.hours = hours
         self.clock = clock
         self.default_page_size = default_page_size
-        self.people_by_id: dict[int, Record] = {int(p["personId"]): p for p in school.people}
-        self.students_by_psid: dict[int, Record] = {
-            int(s["personStudentId"]): s for s in school.students
-        }
+        self.people_by_id: dict[int, Record] = {}
+        self.students_by_psid: dict[int, Record] = {}
         self.families_by_id: dict[int, Record] = {}
+        self.years_by_id: dict[int, Record] = {}
+        # Serialized rows by id(row); the rows live as long as the school, so ids stay valid.
+        self._frags: dict[int, bytes] = {}
+        self._demo_frags: dict[int, bytes] = {}
+        self.reindex()
+
+    def reindex(self) -> None:
+        """Rebuild the by-id indexes and forget serialized rows (after editing the school)."""
+        school = self.school
+        self.people_by_id = {int(p["personId"]): p for p in school.people}
+        self.students_by_psid = {int(s["personStudentId"]): s for s in school.students}
+        self.families_by_id = {}
         for fam in school.families:
             self.families_by_id.setdefault(int(fam["familyID"]), fam)
-        self.years_by_id: dict[int, Record] = {int(y["yearId"]): y for y in school.schoolYears}
+        self.years_by_id = {int(y["yearId"]): y for y in school.schoolYears}
+        self.forget()
 
     # --- dispatch ------------------------------------------------------------------------------
 
@@ -112,7 +124,7 @@ class Api:
         if name in ("studentHours", "parentHours"):
             if method == "POST":
                 return self.hours_post(kind, req)
-            return self.list(req, match, self.hours.rows[kind], SPECS["hours"])
+            return self.list(req, match, self.hours.rows[kind], SPECS["hours"], cache=False)
         return self.hours_item(kind, method, ident or 0, req)
 
     @staticmethod
@@ -130,6 +142,7 @@ class Api:
         rows: list[Record],
         spec: dict[str, FieldSpec],
         transform: Transform | None = None,
+        cache: bool = True,
     ) -> Response:
         page, size, bad = self._paging(req)
         if bad is not None:
@@ -147,18 +160,38 @@ class Api:
         row_count = len(selected)
         page_count = math.ceil(row_count / size) if row_count else 0
         chunk = selected[(page - 1) * size : page * size]
-        if transform is not None:
-            chunk = [transform(r) for r in chunk]
         next_page = self._next_page(req, match, size, page + 1) if page < page_count else ""
-        envelope = {
-            "results": chunk,
+        rest = {
             "currentPage": page,
             "pageCount": page_count,
             "pageSize": size,
             "rowCount": row_count,
             "nextPage": next_page,
         }
-        return json_response(200, envelope)
+        if transform is not None:
+            frags = [self._fragment(r, self._demo_frags, transform) for r in chunk]
+        elif not cache:
+            frags = [dumps(r) for r in chunk]
+        else:
+            frags = [self._fragment(r, self._frags) for r in chunk]
+        body = b'{"results":[' + b",".join(frags) + b"]," + dumps(rest)[1:]
+        return Response(200, body, {"content-type": JSON_TYPE})
+
+    @staticmethod
+    def _fragment(
+        row: Record, cache: dict[int, bytes], transform: Transform | None = None
+    ) -> bytes:
+        """A row's JSON, serialized once: big pages are then a join, not a full json.dumps."""
+        frag = cache.get(id(row))
+        if frag is None:
+            frag = dumps(transform(row) if transform is not None else row)
+            cache[id(row)] = frag
+        return frag
+
+    def forget(self) -> None:
+        """Drop serialized rows after a change to the school's records."""
+        self._frags.clear()
+        self._demo_frags.clear()
 
     def _paging(self, req: Request) -> tuple[int, int, Response | None]:
         values: dict[str, int] = {}
@@ -229,6 +262,7 @@ class Api:
         updated["modifiedDate"] = iso_now(self.clock)
         person.clear()
         person.update(updated)
+        self.forget()
         return json_response(200, person)
 
     # --- service hours -------------------------------------------------------------------------

@@ -44,8 +44,12 @@ class Response:
         return json.loads(self.body) if self.body else None
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode("ascii")
+    """Compact ASCII JSON; one shared encoder (``json.dumps`` builds one per call)."""
+    return _ENCODER.encode(value).encode("ascii")
 
 
 def json_response(status: int, value: Any, headers: dict[str, str] | None = None) -> Response:

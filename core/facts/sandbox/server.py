@@ -17,6 +17,7 @@ from core.facts.sandbox.messages import Request
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stalls
     server: SandboxHTTPServer
 
     def _serve(self) -> None:
