@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -11,12 +12,19 @@ import pytest
 
 from core.facts import fetch
 from core.facts.client import FactsClient
-from core.facts.errors import IncompleteData
+from core.facts.errors import IncompleteData, PermissionMissing
 from core.facts.fetch import FetchProgress, fetch_roster
 from core.facts.sandbox import Faults, Sandbox, serve_in_thread
 from core.facts.sandbox.school import School
 from core.roster import Roster
-from tests.test_client_support import API_KEY, SUB_KEY, FakeClock, make_client, make_sandbox
+from tests.test_client_support import (
+    API_KEY,
+    NONE_KEY,
+    SUB_KEY,
+    FakeClock,
+    make_client,
+    make_sandbox,
+)
 
 
 def expected(school: School, kind: str) -> dict[str, set[Any]]:
@@ -197,3 +205,13 @@ async def test_unknown_kind_is_refused() -> None:
         with pytest.raises(ValueError):
             await fetch_roster(client, "staff")  # type: ignore[arg-type]
     assert sb.count() == 0
+
+
+async def test_a_failed_fetch_stops_sending() -> None:
+    sb = make_sandbox(families=50)
+    async with make_client(sb, api_key=NONE_KEY) as client:
+        with pytest.raises(PermissionMissing):
+            await fetch_roster(client, "parents")
+        sent = sb.count()
+        await asyncio.sleep(0.3)
+        assert sb.count() == sent <= 7

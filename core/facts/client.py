@@ -13,7 +13,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -45,6 +45,7 @@ from core.facts.ratelimit import RateLimiter
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 Kind = Literal["students", "parents"]
 Filters = str | Sequence[str] | None
 Params = Mapping[str, str | int]
@@ -161,6 +162,19 @@ def _body_message(response: httpx.Response) -> str:
             if body.get(key):
                 return str(body[key])
     return str(body)[:300]
+
+
+async def gather_all(aws: Iterable[Awaitable[T]]) -> list[T]:
+    """``asyncio.gather``, but the first failure cancels the siblings instead of leaving them
+    running (and sending requests) after the caller has given up."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _ids(values: Iterable[int]) -> list[int]:
@@ -290,7 +304,7 @@ class FactsClient:
         bodies = [first]
         page_count = int(first.get("pageCount") or 0)
         if first["results"] and int(first.get("currentPage") or 1) < page_count:
-            bodies += await asyncio.gather(*(page(n) for n in range(2, page_count + 1)))
+            bodies += await gather_all(page(n) for n in range(2, page_count + 1))
         items: list[M] = []
         pages = 0
         for body in bodies:
@@ -315,17 +329,15 @@ class FactsClient:
         """Rows whose ``field`` is one of ``ids``, as ``field==1|2|3`` batches run concurrently."""
         extra = _filters(extra_filters)
         batches = sieve.id_filters(field, _ids(ids), batch_size)
-        results = await asyncio.gather(
-            *(
-                self.get_all(
-                    path,
-                    model,
-                    filters=sieve.join(term, extra),
-                    bypass_cache=bypass_cache,
-                    params=params,
-                )
-                for term in batches
+        results = await gather_all(
+            self.get_all(
+                path,
+                model,
+                filters=sieve.join(term, extra),
+                bypass_cache=bypass_cache,
+                params=params,
             )
+            for term in batches
         )
         return [item for result in results for item in result.items]
 

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel
 
 from core.facts import sieve
-from core.facts.client import MAX_PAGE_SIZE, ClientEvent, FactsClient, RequestDone
+from core.facts.client import MAX_PAGE_SIZE, ClientEvent, FactsClient, RequestDone, gather_all
 from core.facts.errors import IncompleteData
 from core.facts.models import (
     FamilyConfigVmOutV1_1,
@@ -132,7 +132,7 @@ class _Fetch:
             rows = [r for r in rows if _int(r.get(table.id_field)) in wanted]
         else:
             terms = sieve.id_filters(table.id_field, sorted(ids))
-            chunks = await asyncio.gather(*(self._read(table, term) for term in terms))
+            chunks = await gather_all(self._read(table, term) for term in terms)
             rows = [r for chunk in chunks for r in chunk]
         self.report(table.label)
         return [model.model_validate(r) for r in rows]
@@ -156,13 +156,9 @@ class _Fetch:
     async def _pages(
         self, table: _Table, term: str | None, first: int, last: int
     ) -> list[Envelope]:
-        return list(
-            await asyncio.gather(
-                *(
-                    self.client.get_page(table.path, filters=term, page=n, page_size=MAX_PAGE_SIZE)
-                    for n in range(first, last + 1)
-                )
-            )
+        return await gather_all(
+            self.client.get_page(table.path, filters=term, page=n, page_size=MAX_PAGE_SIZE)
+            for n in range(first, last + 1)
         )
 
 
