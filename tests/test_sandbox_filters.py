@@ -214,3 +214,9 @@ def test_parse_terms() -> None:
     ]
     with pytest.raises(sieve.UnknownField, match="nope not found."):
         sieve.parse_filters("nope==1", spec)
+
+
+async def test_text_operators_on_typed_columns(client: httpx.AsyncClient) -> None:
+    assert await ids(client, "/People", "modifiedDate_=2024-0") == [1, 2, 3]
+    assert await ids(client, "/People", "personId@=0") == [10]
+    assert await ids(client, "/People", "lastName_-=*ITH") == [1, 2]

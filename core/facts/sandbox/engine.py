@@ -6,6 +6,7 @@ server apply the returned delay and connection drop, then call ``finish()`` to r
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -24,6 +25,8 @@ from core.facts.sandbox.messages import Request, Response, gateway_error, proble
 from core.facts.sandbox.ratelimit import RateLimiter
 from core.facts.sandbox.school import Record, School
 from core.facts.sandbox.transport import AsyncSandboxTransport, SyncSandboxTransport
+
+log = logging.getLogger(__name__)
 
 FaultName = Literal["p500", "p429", "drop_before", "drop_after_commit", "slow"]
 Drop = Literal["before", "after"]
@@ -253,7 +256,11 @@ class Sandbox:
             if entry is not None and entry.expires > now and "x-bypass-cache" not in req.headers:
                 record.cached = True
                 return entry.response, True
-        response = self.api.dispatch(match, req)
+        try:
+            response = self.api.dispatch(match, req)
+        except Exception:  # a sandbox bug must look like FACTS's 500, not kill the server thread
+            log.exception("sandbox handler failed on %s %s", method, req.path)
+            return problem(500, "An unexpected error occurred.", match.canonical), True
         if cache_key is not None and response.status == 200:
             self._cache[cache_key] = _CacheEntry(now + self.config.cache_ttl_s, response)
         return response, True

@@ -154,13 +154,12 @@ def _compare(op: str, have: Any, want: Any) -> bool:
         return bool(have >= want)
     if op == "<=":
         return bool(have <= want)
-    text_have, text_want = str(have), str(want)
     if op == "@=":
-        return text_want in text_have
+        return str(want) in str(have)
     if op == "_=":
-        return text_have.startswith(text_want)
+        return str(have).startswith(str(want))
     if op == "_-=":
-        return text_have.endswith(text_want)
+        return str(have).endswith(str(want))
     raise ValueError(op)
 
 
@@ -172,44 +171,49 @@ def _term_predicate(term: Term) -> Predicate:
     negated = op.startswith("!")
     base = {"!=": "==", "!@=": "@=", "!_=": "_=", "!_-=": "_-="}.get(op, op)
     field = term.field
+    # Contains/starts/ends compare text, whatever the column type; the rest compare typed values.
+    text_op = base in ("@=", "_=", "_-=")
+    fold = insensitive and (field.kind == "str" or text_op)
     wants: list[Any] = []
     for raw in term.values:
         if raw.lower() == "null":
             wants.append(None)
+        elif text_op:
+            wants.append(raw.upper() if fold else raw)
         else:
-            wants.append(_convert(field, raw))
-    string_op = field.kind == "str" or base in ("@=", "_=", "_-=")
-    if insensitive and string_op:
-        wants = [w.upper() if isinstance(w, str) else w for w in wants]
-    fold = insensitive and string_op
+            value = _convert(field, raw)
+            wants.append(value.upper() if fold and isinstance(value, str) else value)
+
+    def have_of(row: Row) -> Any:
+        have = field.get(row) if text_op else _row_value(field, row)
+        if have is None:
+            return None
+        if text_op:
+            have = str(have)
+        if fold and isinstance(have, str):
+            have = have.upper()
+        return have
 
     # Fast path: plain equality on many values becomes a set lookup (the 200-id batches).
-    if base == "==" and None not in wants and not (fold and field.kind != "str"):
+    if base == "==" and None not in wants:
         want_set = frozenset(wants)
 
         def eq(row: Row) -> bool:
-            have = _row_value(field, row)
-            if have is None:
-                return False
-            if fold and isinstance(have, str):
-                have = have.upper()
-            return (have in want_set) != negated
+            have = have_of(row)
+            return have is not None and (have in want_set) != negated
 
         return eq
 
     def match(row: Row) -> bool:
-        have = _row_value(field, row)
+        have = have_of(row)
         for want in wants:
             if want is None:
                 hit = (have is None) != negated
             elif have is None:
                 hit = False
             else:
-                value = have
-                if fold:
-                    value = str(value).upper()
                 try:
-                    hit = _compare(base, value, want) != negated
+                    hit = _compare(base, have, want) != negated
                 except TypeError:
                     hit = False
             if hit:

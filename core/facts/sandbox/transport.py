@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def to_request(request: httpx.Request, body: bytes) -> Request:
     url = request.url
     origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
-    query = parse_qsl(url.query.decode("ascii"), keep_blank_values=True)
+    query = parse_qsl(url.query.decode("utf-8", "replace"), keep_blank_values=True)
     headers = {k.lower(): v for k, v in request.headers.items()}
     return Request(request.method, origin, url.path, query, headers, body)
 
