@@ -80,3 +80,75 @@ def roster_of(tables: dict[str, list[dict[str, Any]]]) -> Roster:
         families={f["familyID"]: FamilyConfigVmOutV1_1.model_validate(f) for f in tables["families"]},
         announced_students=len(tables["students"]),
     )
+
+
+# --- a store + site + in-process sandbox, for scenario tests -------------------------------------
+
+import copy  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from core.connection import save_connection  # noqa: E402
+from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY  # noqa: E402
+from core.facts.sandbox import Sandbox, SandboxConfig, School  # noqa: E402
+from core.sites import add_site  # noqa: E402
+from core.sync import service  # noqa: E402
+from store import Store, open_store  # noqa: E402
+from store.models import Site  # noqa: E402
+
+Tables = dict[str, list[dict[str, Any]]]
+
+
+@dataclass
+class Env:
+    """A site connected to an in-process sandbox serving ``tables`` (swap them to change FACTS)."""
+
+    store: Store
+    site: Site
+    tables: Tables
+    sandbox: Sandbox
+
+    def serve(self, tables: Tables) -> None:
+        self.tables = tables
+        self.sandbox = _sandbox(tables)
+
+    def edit(self) -> Tables:
+        """A deep copy of the current tables to change and ``serve``."""
+        return copy.deepcopy(self.tables)
+
+    async def sync(self, **kw: Any) -> service.SyncResult:
+        return await service.sync(self.store, self.site.name, transport=self.sandbox.transport(), **kw)
+
+    async def plan(self) -> service.SyncPlan:
+        roster = await service.fetch(self.store, self.site.name, transport=self.sandbox.transport())
+        return service.make_plan(self.store, self.site.name, roster)
+
+
+def _sandbox(tables: Tables) -> Sandbox:
+    return Sandbox(School.from_json(copy.deepcopy(tables)), SandboxConfig(plan="enterprise", rate_limits=False))
+
+
+def make_env(tmp_path: Path, tables: Tables, kind: str = "parents", name: str = "pta",
+             **setup: Any) -> Env:
+    store = open_store(tmp_path / "s.db")
+    site = add_site(store, name)
+    save_connection(store, site, base_url="https://api.factsmgt.com", api_key=SANDBOX_API_KEY,
+                    subscription_key=SANDBOX_SUBSCRIPTION_KEY, plan="enterprise")
+    service.save_setup(store, site, kind=kind, **setup)
+    return Env(store, site, tables, _sandbox(tables))
+
+
+def add_hours(account_id: int, hours: float, status: str = "approved") -> int:
+    from datetime import date
+
+    from store.models import HourEntry
+
+    entry: HourEntry = HourEntry.create(account=account_id, date=date(2026, 10, 1), hours=hours,
+                                        status=status, description="bake sale")
+    return entry.id
+
+
+def accounts_by_email(site: Site) -> dict[str, Any]:
+    from core.accounts import list_accounts
+
+    return {a.email: a for a in list_accounts(site)}

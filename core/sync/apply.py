@@ -124,6 +124,7 @@ def apply_plan(
         counts.update(
             matched_students=plan.matched_students,
             roster_students=plan.roster_students,
+            enrolled_students=plan.enrolled_students,
             withheld_archives=len(plan.withheld),
             **(extra_counts or {}),
         )

@@ -164,6 +164,7 @@ class SyncPlan:
     """Archives the plan refused to make (a roster that looks like a failed fetch)."""
     matched_students: int = 0
     roster_students: int = 0
+    enrolled_students: int = 0
     _by_action: Mapping[str, tuple[PlanItem, ...]] = field(default_factory=dict, repr=False)
 
     def of(self, action: Action) -> tuple[PlanItem, ...]:
@@ -192,12 +193,12 @@ def make_plan(
     roster: Roster,
     accounts: Sequence[AccountRow],
     *,
-    previous_matched: int | None = None,
+    previous_enrolled: int | None = None,
 ) -> SyncPlan:
     """The whole pipeline: select, resolve conflicts, plan."""
     selection = select(roster, kind_setup)
     resolution = resolve(selection.candidates, accounts, kind_setup)
-    return plan_from(selection, resolution, accounts, previous_matched=previous_matched)
+    return plan_from(selection, resolution, accounts, previous_enrolled=previous_enrolled)
 
 
 def _target(c: Candidate, res: Resolution) -> Target:
@@ -230,7 +231,7 @@ def plan_from(
     res: Resolution,
     accounts: Sequence[AccountRow],
     *,
-    previous_matched: int | None = None,
+    previous_enrolled: int | None = None,
 ) -> SyncPlan:
     by_email: dict[str, AccountRow] = {a.email_key: a for a in accounts if a.email_key}
     by_person: dict[int, AccountRow] = {a.person_id: a for a in accounts if a.person_id is not None}
@@ -341,7 +342,7 @@ def plan_from(
                     before=a,
                 )
             )
-    safety = _archive_safety(selection, accounts, len(archives), previous_matched)
+    safety = _archive_safety(selection, accounts, len(archives), previous_enrolled)
     withheld: tuple[PlanItem, ...] = ()
     if safety.verdict == "refused":
         withheld, archives = tuple(archives), []
@@ -358,6 +359,7 @@ def plan_from(
         withheld=withheld,
         matched_students=selection.matched_students,
         roster_students=selection.roster_students,
+        enrolled_students=selection.enrolled_students,
         _by_action={k: tuple(v) for k, v in by_action.items()},
     )
 
@@ -366,7 +368,7 @@ def _archive_safety(
     selection: Selection,
     accounts: Iterable[AccountRow],
     archive_count: int,
-    previous_matched: int | None,
+    previous_enrolled: int | None,
 ) -> ArchiveSafety:
     synced = sum(1 for a in accounts if a.active and a.origin == "sis" and a.person_id is not None)
     if archive_count == 0:
@@ -382,10 +384,10 @@ def _archive_safety(
             f"FACTS announced {selection.announced_students} students but returned "
             f"{selection.roster_students}"
         )
-    if previous_matched and selection.matched_students < previous_matched * SHRINK_SHARE:
+    if previous_enrolled and selection.enrolled_students < previous_enrolled * SHRINK_SHARE:
         refusals.append(
-            f"only {selection.matched_students} students match the criteria, against "
-            f"{previous_matched} at the last sync"
+            f"FACTS lists only {selection.enrolled_students} enrolled students, against "
+            f"{previous_enrolled} at the last sync"
         )
     if refusals:
         return ArchiveSafety(

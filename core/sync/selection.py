@@ -70,6 +70,8 @@ class Selection:
     """Students matching the criteria: compared with the last sync to catch a failed fetch."""
     roster_students: int
     announced_students: int | None
+    enrolled_students: int = 0
+    """Students FACTS lists as Enrolled, whatever the criteria: the failed-fetch yardstick."""
 
 
 def _fold(value: str | None) -> str:
@@ -160,6 +162,9 @@ def select(roster: Roster, setup: SetupDoc) -> Selection:
         matched_students=len(matching),
         roster_students=len({s.studentId for s in roster.students}),
         announced_students=roster.announced_students,
+        enrolled_students=len(
+            {s.studentId for s in roster.students if s.school and _fold(s.school.status) == "enrolled"}
+        ),
     )
 
 

@@ -90,7 +90,8 @@ class NoSetup(SiteError):
 
 
 def _site(store: Store, site: Site | str) -> Site:
-    return get_site(store, site) if isinstance(site, str) else site
+    """The site as stored now (a Site object held by a screen may predate the first sync)."""
+    return get_site(store, site if isinstance(site, str) else site.name)
 
 
 # --- setup ------------------------------------------------------------------------------------
@@ -263,14 +264,14 @@ def review_grid(
     return _grid(roster, require_setup(store, site), search=search)
 
 
-def _previous_matched(site: Site) -> int | None:
+def _previous_enrolled(site: Site) -> int | None:
     for run in (
         SyncRun.select()
         .where((SyncRun.site == site) & (SyncRun.kind == "sync") & SyncRun.undone_at.is_null())
         .order_by(SyncRun.id.desc())
         .limit(1)
     ):
-        value = json.loads(run.counts or "{}").get("matched_students")
+        value = json.loads(run.counts or "{}").get("enrolled_students")
         return int(value) if value else None
     return None
 
@@ -281,7 +282,7 @@ def make_plan(store: Store, site: Site | str, roster: Roster) -> SyncPlan:
     doc = require_setup(store, s)
     if s.kind and s.kind != doc.kind:
         raise SiteError(f"site {s.name!r} rosters {s.kind}, but its setup says {doc.kind}")
-    return _plan(doc, roster, load_account_rows(s), previous_matched=_previous_matched(s))
+    return _plan(doc, roster, load_account_rows(s), previous_enrolled=_previous_enrolled(s))
 
 
 def apply_plan(
