@@ -60,6 +60,7 @@ SERVICE_HOURS_PATHS: dict[str, str] = {
 }
 _ACADEMICS_PREFIXES = ("/schoolyears", "/schoolconfigurations", "/academics", "/schools")
 _NOT_FOUND_FIELD = re.compile(r"""['"]?([\w.]+)['"]?\s+not found\.\s*$""")
+_PARSED = "factsync.parsed_json"
 # Raised before a single byte of the request left: safe to retry even for a POST.
 _PRE_SEND_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -269,7 +270,7 @@ class FactsClient:
             query["PageSize"] = page_size
         response = await self._send("GET", path, params=query, bypass_cache=bypass_cache)
         try:
-            body = response.json()
+            body = response.extensions.get(_PARSED) or response.json()
         except ValueError as exc:
             raise ServerError(f"FACTS answered GET {path} with a body that is not JSON.") from exc
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
@@ -504,6 +505,7 @@ class FactsClient:
             body = response.json()
         except ValueError:
             return 0
+        response.extensions[_PARSED] = body  # get_page reuses it: a 6,000-row page is parsed once
         results = body.get("results") if isinstance(body, dict) else None
         count = len(results) if isinstance(results, list) else 0
         self.stats.records += count

@@ -60,11 +60,10 @@ class _Table:
     id_field: str
 
 
-STUDENTS = _Table("students", "/Students", "studentId")
 PARENT_LINKS = _Table("parent links", "/People/ParentStudent", "studentID")
 MEMBERSHIPS = _Table("family memberships", "/People/PersonFamily", "personId")
 FAMILIES = _Table("families", "/Families", "familyID")
-PEOPLE = _Table("parents", "/People", "personId")
+PEOPLE = _Table("people", "/People", "personId")
 
 
 class _Fetch:
