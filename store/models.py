@@ -101,7 +101,7 @@ class HourEntry(BaseModel):
 class Outbox(BaseModel):
     """One FACTS write owed for an hour entry: the transactional outbox of write-back."""
 
-    entry = pw.ForeignKeyField(HourEntry, backref="outbox", on_delete="RESTRICT")
+    entry = pw.ForeignKeyField(HourEntry, backref="outbox", unique=True, on_delete="RESTRICT")
     resource = pw.CharField()  # students | parents
     operation = pw.CharField(default="create")  # create | update | withdraw
     state = pw.CharField(default="pending", index=True)  # pending | inflight | sent | failed

@@ -1,0 +1,115 @@
+"""The transactional outbox: what FACTS is owed, written in the same transaction as the change.
+
+One outbox row per hour entry. The row says what the worker must do next (``create``, ``update``
+or ``withdraw``); the worker always sends the entry's *current* values, so a row never carries a
+stale copy of the entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar, cast
+
+from store.models import Account, HourEntry, Outbox, Site, database, utcnow
+
+ROSTER_KINDS = ("students", "parents")
+_CHUNK = 500
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def reference_for(site_id: int, entry_id: int) -> str:
+    """The stable reference put at the start of FACTS's ``note``: the dedupe key of an entry."""
+    return f"factsync:{site_id}:{entry_id}"
+
+
+def enqueue_entry(site: Site, entry: HourEntry, account: Account) -> Outbox | None:
+    """Owe FACTS the current state of ``entry`` (call inside the transaction that changed it).
+
+    Returns the outbox row, or None when nothing is owed (account not linked, site kind unknown,
+    or the entry was never approved and never sent).
+    """
+    if site.kind not in ROSTER_KINDS or account.person_id is None:
+        return None
+    row: Outbox | None = Outbox.get_or_none(Outbox.entry == entry.id)
+    wanted = entry.status == "approved" and not entry.deleted
+    now = utcnow()
+    if row is None:
+        if not wanted:
+            return None
+        row = Outbox.create(
+            entry=entry.id,
+            resource=site.kind,
+            operation="create",
+            state="pending",
+            reference=reference_for(site.id, entry.id),
+            next_try_at=now,
+        )
+        return row
+    if row.operation == "create" and row.state != "sent":
+        if row.state == "inflight" or row.outcome_unknown:
+            # FACTS may already hold the row: the worker resolves it, then compares values.
+            return row
+        if not wanted:
+            # Never reached FACTS: nothing is owed any more.
+            row.delete_instance()
+            return None
+        if row.state == "failed":
+            row.state, row.attempts, row.next_try_at = "pending", 0, now
+            row.save()
+        return row
+    # FACTS holds (or may hold) the row: bring it to the entry's state.
+    row.operation = "update" if wanted else "withdraw"
+    row.state = "pending"
+    row.attempts = 0
+    row.next_try_at = now
+    row.last_error = None
+    row.save()
+    return row
+
+
+def enqueue_for_accounts(site: Site, account_ids: Iterable[int]) -> int:
+    """Enqueue approved entries of just-linked accounts that have no outbox row; return how many.
+
+    Called by sync and merge inside their transaction when accounts become linked to FACTS.
+    """
+    if site.kind not in ROSTER_KINDS:
+        return 0
+    ids = sorted({int(a) for a in account_ids})
+    count = 0
+    with database.atomic():
+        for part in chunks(ids):
+            query = (
+                HourEntry.select(HourEntry.id)
+                .join(Account)
+                .where(
+                    HourEntry.account.in_(list(part))
+                    & (Account.site == site.id)
+                    & Account.person_id.is_null(False)
+                    & (HourEntry.status == "approved")
+                    & (HourEntry.deleted == False)  # noqa: E712
+                    & ~HourEntry.id.in_(Outbox.select(Outbox.entry))
+                )
+                .tuples()
+            )
+            entry_ids = [int(r[0]) for r in cast(Any, query)]
+            rows = [
+                {
+                    "entry": eid,
+                    "resource": site.kind,
+                    "operation": "create",
+                    "state": "pending",
+                    "reference": reference_for(site.id, eid),
+                    "next_try_at": utcnow(),
+                }
+                for eid in entry_ids
+            ]
+            for batch in chunks(rows, 100):
+                Outbox.insert_many(batch).execute()
+            count += len(rows)
+    return count
