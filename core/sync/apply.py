@@ -130,8 +130,16 @@ def apply_plan(
         )
         run: SyncRun = SyncRun.create(site=site, kind="sync", counts=json.dumps(counts))
         changes: list[_Change] = []
-        changes += _insert_adds(site, plan.of("add"))
         linked_ids: list[int] = []
+        moving = [
+            it.account_id
+            for it in (*plan.of("link"), *plan.of("update"), *plan.of("restore"))
+            if it.account_id is not None
+            and it.target is not None
+            and current[it.account_id].email_key != it.target.email_key
+        ]
+        for part in chunks(moving):  # emails may move between accounts (a swap): free them first
+            Account.update(email_key=None).where(Account.id.in_(list(part))).execute()
         for action in ("link", "update", "restore"):
             for it in plan.of(action):
                 changes.append(_update(it, current))
@@ -139,6 +147,7 @@ def apply_plan(
                     assert it.account_id is not None
                     linked_ids.append(it.account_id)
         changes += _archive(plan.of("archive"), current)
+        changes += _insert_adds(site, plan.of("add"))  # last: an add may take a freed email
         SyncChange.insert_many(
             [
                 {
@@ -263,8 +272,22 @@ def undo_latest(site: Site) -> SyncRun:
             site=site, kind="undo", counts=json.dumps({"undid": run.id, "changes": len(changes)})
         )
         journal: list[dict[str, Any]] = []
+        # emails and links may move between the run's accounts: free them, then put back
+        restoring = [
+            fk(ch, "account")
+            for ch in changes
+            if ch.action not in ("add", "move-hours", "setup") and fk(ch, "account") is not None
+        ]
+        prior = {
+            a.id: snapshot(account_values(a))
+            for a in Account.select().where(Account.id.in_(restoring))
+        }
+        for part in chunks(restoring):
+            Account.update(email_key=None, person_id=None).where(
+                Account.id.in_(list(part))
+            ).execute()
         for ch in changes:
-            journal.append(_revert(undo, run, ch))
+            journal.append(_revert(undo, run, ch, prior))
         for part in chunks(journal):
             SyncChange.insert_many(list(part)).execute()
         run.undone_at = utcnow()
@@ -274,7 +297,9 @@ def undo_latest(site: Site) -> SyncRun:
     return undo
 
 
-def _revert(undo: SyncRun, run: SyncRun, ch: SyncChange) -> dict[str, Any]:
+def _revert(
+    undo: SyncRun, run: SyncRun, ch: SyncChange, prior: dict[int, str]
+) -> dict[str, Any]:
     aid = fk(ch, "account")
     entry: dict[str, Any] = {
         "run": undo.id,
@@ -303,7 +328,7 @@ def _revert(undo: SyncRun, run: SyncRun, ch: SyncChange) -> dict[str, Any]:
     account: Account | None = Account.get_or_none(Account.id == aid)
     if account is None:
         return entry
-    now_values = snapshot(account_values(account))
+    now_values = prior.get(aid) or snapshot(account_values(account))
     if ch.action == "add":
         if HourEntry.select().where(HourEntry.account == account).exists():
             account.status = "archived"

@@ -209,40 +209,48 @@ def resolve(
                 )
             )
 
-    # an email already used by another site account
-    for pid, email in emails.items():
-        if pid in blocked:
-            continue
-        key = email_key(email)
-        holder = by_email.get(key or "")
-        if holder is None:
-            continue
-        own = by_person.get(pid)
-        c = by_pid[pid]
-        if holder.person_id is not None and holder.person_id != pid:
-            message = (
-                f"{c.label()}: email {email} is already used by account {holder.name} "
-                f"({holder.status}), linked to FACTS person {holder.person_id}"
+    # an email already used by another site account (free when its holder moves to another
+    # email in this same plan; blocking one person can keep an email taken, so loop to a fixpoint)
+    changed = True
+    while changed:
+        changed = False
+        for pid, email in emails.items():
+            if pid in blocked:
+                continue
+            key = email_key(email) or ""
+            holder = by_email.get(key)
+            if holder is None or holder.person_id == pid:
+                continue
+            own = by_person.get(pid)
+            c = by_pid[pid]
+            q = holder.person_id
+            if q is not None:
+                if q in emails and q not in blocked and email_key(emails[q]) != key:
+                    continue  # the holder's person changes email in this plan
+                message = (
+                    f"{c.label()}: email {email} is already used by account {holder.name} "
+                    f"({holder.status}), linked to FACTS person {q}"
+                )
+            elif own is not None and own.id != holder.id:
+                message = (
+                    f"{c.label()}: email {email} is used by the unlinked account {holder.name}, "
+                    f"but the person already has the account {own.email or own.name}: merge the two"
+                )
+            else:
+                continue
+            blocked.add(pid)
+            changed = True
+            conflicts.append(
+                Conflict(
+                    key=f"email:{key}:taken",
+                    kind="email-taken",
+                    flag="red",
+                    email=email,
+                    people=(_who(c),),
+                    message=message,
+                    choices=("skip", "use-email2"),
+                )
             )
-        elif holder.person_id is None and own is not None and own.id != holder.id:
-            message = (
-                f"{c.label()}: email {email} is used by the unlinked account {holder.name}, "
-                f"but the person already has the account {own.email or own.name}: merge the two"
-            )
-        else:
-            continue
-        blocked.add(pid)
-        conflicts.append(
-            Conflict(
-                key=f"email:{key}:taken",
-                kind="email-taken",
-                flag="red",
-                email=email,
-                people=(_who(c),),
-                message=message,
-                choices=("skip", "use-email2"),
-            )
-        )
     for pid in blocked:
         emails.pop(pid, None)
     conflicts.sort(key=lambda k: ({"red": 0, "orange": 1, "gray": 2}[k.flag], k.key))

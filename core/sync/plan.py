@@ -278,6 +278,8 @@ def plan_from(
         target = _target(c, res)
         if acct is None:
             holder = by_email.get(target.email_key)
+            if holder is not None and holder.person_id is not None:
+                holder = None  # linked to a person who moves to another email in this plan
             if holder is None:
                 items.append(
                     PlanItem(

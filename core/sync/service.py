@@ -265,13 +265,17 @@ def review_grid(
 
 
 def _previous_enrolled(site: Site) -> int | None:
+    """Enrolled students at the last sync that trusted its roster (withheld no archives)."""
     for run in (
         SyncRun.select()
         .where((SyncRun.site == site) & (SyncRun.kind == "sync") & SyncRun.undone_at.is_null())
         .order_by(SyncRun.id.desc())
-        .limit(1)
+        .limit(20)
     ):
-        value = json.loads(run.counts or "{}").get("enrolled_students")
+        counts = json.loads(run.counts or "{}")
+        if counts.get("withheld_archives"):
+            continue
+        value = counts.get("enrolled_students")
         return int(value) if value else None
     return None
 
