@@ -1,0 +1,96 @@
+"""Pure pieces: relationship groups, setup document, untrusted text, review flags (design §4b)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.sync.conflicts import resolve
+from core.sync.plan import make_plan
+from core.sync.relationships import normalize_relationship
+from core.sync.selection import select
+from core.sync.setup import Decision, SetupDoc, dump_setup, parse_setup
+from core.sync.text import clean_text, email_is_valid
+from tests.sync_support import build_school, parent, roster_of, student
+
+
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        ("Mother", "mother"), ("MOTHER ", "mother"), ("mom", "mother"), ("Father", "father"),
+        ("Step mother", "stepmother"), ("Step-Mother", "stepmother"), ("stepdad", "stepfather"),
+        ("Step Father", "stepfather"), ("Legal Guardian", "guardian"), ("Grand parent", "grandparent"),
+        ("Grandmother", "grandparent"), ("Aunt", "other"), ("", "other"), (None, "other"),
+    ],
+)
+def test_relationship_text_is_grouped(text: str | None, group: str) -> None:
+    assert normalize_relationship(text) == group
+
+
+def test_grandparent_flag_groups_unknown_text() -> None:
+    assert normalize_relationship("Nana", grandparent_flag=True) == "grandparent"
+
+
+def test_setup_document_round_trips_and_newer_decisions_replace_older() -> None:
+    doc = SetupDoc(kind="parents")
+    doc = doc.with_decision(Decision(action="skip", email=" A@X.org"))
+    doc = doc.with_decision(Decision(action="assign", email="a@x.org", person_id=4))
+    doc = doc.with_decision(Decision(action="skip", person_id=4))
+    doc = doc.with_group([3, 1]).with_group([3, 7]).with_override(10, 2, False)
+    again = parse_setup(dump_setup(doc))
+    assert again == doc
+    assert [d.action for d in again.decisions] == ["assign", "skip"]
+    assert again.family_groups == ((1, 3, 7),) and again.family_key_map()[7] == 1
+    assert again.criteria.statuses == ("Enrolled",)
+    with pytest.raises(ValueError):
+        doc.with_group([5])
+
+
+def test_untrusted_text_is_cleaned() -> None:
+    assert clean_text(" Ann\x00\u200b  <b>Lee</b>\n") == "Ann <b>Lee</b>"
+    assert len(clean_text("x" * 300)) == 100
+    assert email_is_valid("a.b+c@school.org") and not email_is_valid("jane@")
+    assert not email_is_valid("a b@x.org") and not email_is_valid("x" * 250 + "@x.org")
+
+
+def flags(kind: str, families: dict) -> dict[str, str]:  # type: ignore[type-arg]
+    roster = roster_of(build_school(families))
+    setup = SetupDoc(kind=kind)  # type: ignore[arg-type]
+    res = resolve(select(roster, setup).candidates, [], setup)
+    return {c.key: c.flag for c in res.conflicts}
+
+
+def test_review_flags_follow_the_traffic_light() -> None:
+    got = flags(
+        "parents",
+        {
+            1: [parent(1, "A", "One", "same@x.org"), parent(2, "B", "One", "same@x.org", order=2),
+                student(3, "C", "One")],
+            2: [parent(4, "D", "Two", "d@x.org"), parent(5, "E", "Two", "e2@x.org", order=2),
+                parent(6, "F", "Two", "E2@x.org", order=3), parent(7, "G", "Two", None, order=2),
+                student(8, "H", "Two")],
+            3: [parent(9, "I", "Three", None), student(10, "J", "Three")],
+        },
+    )
+    assert got == {
+        "email:same@x.org": "red",  # shared in a family, one sharer listed first
+        "email:e2@x.org": "orange",  # shared by members listed second or lower
+        "person:7:missing-email": "orange",  # second or lower, no email
+        "person:9:missing-email": "red",  # listed first, no email
+    }
+    students = flags(
+        "students",
+        {1: [parent(1, "A", "One", "a@x.org"), student(2, "B", "One", "kids@x.org", order=2),
+             student(3, "C", "One", "kids@x.org", order=3)]},
+    )
+    assert students == {"email:kids@x.org": "red"}  # an email used by two different students
+
+
+def test_planning_is_deterministic_and_explains_exclusions() -> None:
+    roster = roster_of(build_school({1: [parent(1, "A", "B", "a@x.org", rel="Aunt"),
+                                         student(2, "C", "B", status="Withdrawn")]}))
+    setup = SetupDoc(kind="parents")
+    sel = select(roster, setup)
+    assert sel.excluded[1].reason == (
+        "no longer linked to any enrolled student (student status changed to Withdrawn)"
+    )
+    assert make_plan(setup, roster, []) == make_plan(setup, roster, [])
