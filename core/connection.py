@@ -1,0 +1,190 @@
+"""A site's FACTS connection: saved keys (as secret references), permissions, and the client.
+
+A base URL of the form ``sandbox:`` (optionally ``sandbox:?families=300&seed=7``) connects to the
+in-process sandbox FACTS SIS instead of the network; the demo and the tests use it, and service
+hours written to it persist in a file beside the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from core.facts.client import FactsClient
+from core.facts.errors import FactsError
+from core.facts.plans import PLANS, SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
+from core.facts.probe import Permissions, probe_permissions
+from core.sites import SiteError
+from store import Store
+from store.models import Connection, Site
+
+SANDBOX_SCHEME = "sandbox:"
+DEFAULT_BASE_URL = "https://api.factsmgt.com"
+
+
+class NotConnected(SiteError):
+    def __init__(self, site: str) -> None:
+        super().__init__(
+            f"site {site!r} is not connected to FACTS yet: run 'factsync connect {site} "
+            "--base-url URL' (or use Connect in the wizard)"
+        )
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """What a screen may show about a connection: never the keys, only the key's last 4 chars."""
+
+    base_url: str
+    plan: str
+    api_key_hint: str
+    is_sandbox: bool
+    people_read: bool | None
+    people_write: bool | None
+    academics_read: bool | None
+    checked_at: datetime | None
+    last_error: str | None
+
+    @property
+    def write_back_possible(self) -> bool:
+        return bool(self.people_write)
+
+
+def mask_key(key: str) -> str:
+    return "••••" + key[-4:] if len(key) > 4 else "••••"
+
+
+def is_sandbox_url(base_url: str) -> bool:
+    return base_url.startswith(SANDBOX_SCHEME)
+
+
+def save_connection(
+    store: Store,
+    site: Site,
+    *,
+    base_url: str,
+    api_key: str,
+    subscription_key: str,
+    plan: str = "pro",
+) -> Connection:
+    """Save the base URL and plan, and the keys as references into the 0600 secrets file."""
+    if plan not in PLANS:
+        raise SiteError(f"unknown FACTS plan {plan!r}: choose one of {', '.join(PLANS)}")
+    if not api_key.strip():
+        raise SiteError("the school API key is empty")
+    if not subscription_key.strip():
+        raise SiteError("the subscription key is empty")
+    api_ref = store.secrets.put(f"site-{site.id}-api-key", api_key.strip())
+    sub_ref = store.secrets.put(f"site-{site.id}-subscription-key", subscription_key.strip())
+    with store.db.atomic():
+        conn: Connection | None = Connection.get_or_none(Connection.site == site)
+        if conn is None:
+            conn = Connection(site=site)
+        conn.base_url = base_url.strip().rstrip("/") or DEFAULT_BASE_URL
+        conn.plan = plan
+        conn.api_key_ref = api_ref
+        conn.subscription_key_ref = sub_ref
+        conn.api_key_hint = api_key.strip()[-4:]
+        conn.people_read = conn.people_write = conn.academics_read = None
+        conn.checked_at = None
+        conn.last_error = None
+        conn.save()
+    return conn
+
+
+def connection_info(site: Site) -> ConnectionInfo | None:
+    conn: Connection | None = Connection.get_or_none(Connection.site == site)
+    if conn is None:
+        return None
+    return ConnectionInfo(
+        base_url=conn.base_url,
+        plan=conn.plan,
+        api_key_hint=mask_key("xxxx" + (conn.api_key_hint or "")),
+        is_sandbox=is_sandbox_url(conn.base_url),
+        people_read=conn.people_read,
+        people_write=conn.people_write,
+        academics_read=conn.academics_read,
+        checked_at=conn.checked_at,
+        last_error=conn.last_error,
+    )
+
+
+@cache
+def sandbox_for(spec: str, hours_file: str | None) -> object:
+    """One in-process sandbox per spec and hours file for the life of the process."""
+    from core.facts.sandbox import Sandbox, SandboxConfig, generate_school
+
+    query = parse_qs(urlsplit(spec).query)
+    families = int(query.get("families", ["300"])[0])
+    seed = int(query.get("seed", ["7"])[0])
+    plan = query.get("plan", ["enterprise"])[0]
+    latency = int(query.get("latency_ms", ["0"])[0])
+    people = query.get("people", ["Write"])[0].capitalize()
+    return Sandbox(
+        generate_school(families=families, seed=seed),
+        SandboxConfig(
+            plan=plan,
+            latency_ms=latency,
+            subscription_keys=[SANDBOX_SUBSCRIPTION_KEY],
+            api_keys={SANDBOX_API_KEY: {"People": people, "Academics": "Read"}},
+            hours_file=hours_file,
+        ),
+    )
+
+
+def transport_for(store: Store, base_url: str) -> httpx.AsyncBaseTransport | None:
+    if not is_sandbox_url(base_url):
+        return None
+    hours_file = str(store.path.with_name(store.path.name + ".sandbox-hours.json"))
+    sandbox = sandbox_for(base_url, hours_file)
+    transport: httpx.AsyncBaseTransport = sandbox.transport()  # type: ignore[attr-defined]
+    return transport
+
+
+def open_client(
+    store: Store, site: Site, *, transport: httpx.AsyncBaseTransport | None = None
+) -> FactsClient:
+    """A FACTS client for the site's saved connection (the caller closes it)."""
+    conn: Connection | None = Connection.get_or_none(Connection.site == site)
+    if conn is None:
+        raise NotConnected(site.name)
+    api_key = store.secrets.get(conn.api_key_ref)
+    sub_key = store.secrets.get(conn.subscription_key_ref)
+    if not api_key or not sub_key:
+        raise SiteError(
+            f"the keys of site {site.name!r} are missing from {store.secrets.path}: connect again"
+        )
+    base_url = conn.base_url
+    if transport is None:
+        transport = transport_for(store, base_url)
+    if is_sandbox_url(base_url):
+        from core.facts.sandbox import SandboxConfig
+
+        base_url = SandboxConfig().base_url
+    return FactsClient(base_url, sub_key, api_key, plan=conn.plan, transport=transport)
+
+
+async def check_connection(
+    store: Store, site: Site, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Permissions:
+    """Probe the key's permissions (creates and changes nothing in FACTS) and save them."""
+    client = open_client(store, site, transport=transport)
+    conn: Connection = Connection.get(Connection.site == site)
+    try:
+        async with client:
+            perms = await probe_permissions(client)
+    except FactsError as err:
+        conn.last_error = str(err)
+        conn.checked_at = datetime.now(UTC).replace(tzinfo=None)
+        conn.save()
+        raise
+    conn.people_read = perms.people_read
+    conn.people_write = perms.people_write
+    conn.academics_read = perms.academics_read
+    conn.checked_at = datetime.now(UTC).replace(tzinfo=None)
+    conn.last_error = None
+    conn.save()
+    return perms
