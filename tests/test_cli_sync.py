@@ -1,0 +1,84 @@
+"""The sync commands in-process (click's runner) over the in-process sandbox: errors, usage, output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from core.cli import cli
+from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
+
+
+class Run:
+    def __init__(self, tmp: Path) -> None:
+        self.db = str(tmp / "s.db")
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, code: int = 0) -> Result:
+        result = self.runner.invoke(
+            cli, [*args, "--db", self.db],
+            env={"FACTSYNC_SUBSCRIPTION_KEY": SANDBOX_SUBSCRIPTION_KEY,
+                 "FACTSYNC_API_KEY": SANDBOX_API_KEY},
+        )
+        assert result.exit_code == code, f"{args}: {result.exit_code} {result.output}"
+        return result
+
+    def json(self, *args: str, code: int = 0) -> Any:
+        return json.loads(self(*args, "--json", code=code).stdout)
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Run:
+    r = Run(tmp_path)
+    r("site", "add", "kids")
+    r("connect", "kids", "--base-url", "sandbox:?families=25&seed=2")
+    r("setup", "kids", "--kind", "students")
+    return r
+
+
+def test_refusals_and_usage_errors(run: Run) -> None:
+    run("site", "add", "free", "--plan", "basic")
+    assert "'advanced' plan" in run("setup", "free", "--kind", "parents", code=1).stderr
+    assert "'advanced' plan" in run("sync", "free", code=1).stderr
+    assert "already exists" in run("site", "add", "kids", code=1).stderr
+    assert "no site named 'nope'" in run("sync", "nope", code=1).stderr
+    run("decide", "kids", code=2)
+    run("decide", "kids", "--email", "a@x.org", "--skip", "--use-email2", code=2)
+    run("family", "group", "kids", "12", code=2)
+    run("family", "override", "kids", "12", code=2)
+    run("sync", "kids", "--bogus", code=2)
+    sites = run.json("site", "list")
+    assert {s["name"]: s["plan"] for s in sites} == {"free": "basic", "kids": "advanced"}
+
+
+def test_students_sync_history_merge_and_family_commands(run: Run) -> None:
+    run("setup", "kids", "--kind", "students")
+    first = run.json("sync", "kids", "--yes")
+    assert first["counts"]["added"] > 0
+    text = run("sync", "kids").output
+    assert "nothing to change" in text and "left to decide" in text
+    accounts = run.json("accounts", "kids")
+    assert {a["origin"] for a in accounts} == {"sis"}
+    run("accounts", "add", "kids", "--email", "Coach@School.org", "--first", "Co", "--last", "Ach")
+    assert "already has an account" in run(
+        "accounts", "add", "kids", "--email", "coach@school.org ", "--first", "C", "--last", "A",
+        code=1).stderr
+    run("merge", "kids", "--keep", "coach@school.org", "--absorb", accounts[0]["email"])
+    history = run.json("history", "kids")
+    assert [h["kind"] for h in history] == ["merge", "sync"]
+    changes = run.json("history", "kids", "--run", str(history[0]["run"]))
+    assert {c["action"] for c in changes} == {"merge", "archive", "setup"}  # setup: email pinned
+    assert "undone" in run("undo", "kids").output
+    assert "(undone)" in run("history", "kids").output
+    fams = {a["familyKey"] for a in accounts if a["familyKey"]}
+    a, b = sorted(fams)[:2]
+    assert f"{a}+{b}" in run("family", "group", "kids", b, a).output
+    run("family", "override", "kids", a, "--exclude")
+    result = run.json("sync", "kids", "--confirm-archive")
+    assert result["counts"]["archived"] >= 1
+    setup = run.json("setup", "kids")
+    assert setup["parents"]["overrides"] == [{"family_id": int(a), "person_id": None, "include": False}]
