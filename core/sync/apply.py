@@ -148,7 +148,7 @@ def apply_plan(
                     linked_ids.append(it.account_id)
         changes += _archive(plan.of("archive"), current)
         changes += _insert_adds(site, plan.of("add"))  # last: an add may take a freed email
-        SyncChange.insert_many(
+        _bulk(
             [
                 {
                     "run": run.id,
@@ -159,8 +159,9 @@ def apply_plan(
                     "after": c.after,
                 }
                 for c in changes
-            ]
-        ).execute() if changes else None
+            ],
+            SyncChange,
+        )
         enqueue_write_back(site, linked_ids)
         run.finished_at = utcnow()
         run.save()
@@ -168,8 +169,16 @@ def apply_plan(
 
 
 def _bulk(rows: list[dict[str, Any]], model: type[pw.Model]) -> None:
-    for part in chunks(rows):
-        model.insert_many(part).execute()
+    """Insert many rows with one prepared statement (peewee's insert_many builds SQL per row)."""
+    if not rows:
+        return
+    names = list(rows[0])
+    fields = [model._meta.fields[n] for n in names]
+    columns = ", ".join(f'"{f.column_name}"' for f in fields)
+    marks = ", ".join("?" for _ in fields)
+    sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({marks})'
+    cursor = model._meta.database.cursor()
+    cursor.executemany(sql, ([f.db_value(r[n]) for f, n in zip(fields, names, strict=True)] for r in rows))
 
 
 def _insert_adds(site: Site, items: Sequence[PlanItem]) -> list[_Change]:
@@ -182,13 +191,10 @@ def _insert_adds(site: Site, items: Sequence[PlanItem]) -> list[_Change]:
         values = _target_values(it.target)
         rows.append({**values, "site": site.id, "created_at": now, "updated_at": now})
     _bulk(rows, Account)
-    pids = [it.person_id for it in items]
-    ids: dict[int, int] = {}
-    for part in chunks(pids):
-        q = Account.select(Account.id, Account.person_id).where(
-            (Account.site == site) & (Account.person_id.in_(list(part)))
-        )
-        ids.update({pid: aid for aid, pid in as_tuples(q)})
+    q = Account.select(Account.id, Account.person_id).where(
+        (Account.site == site) & Account.person_id.is_null(False)
+    )
+    ids: dict[int, int] = {pid: aid for aid, pid in as_tuples(q)}  # one query, not one per add
     return [
         _Change(ids[it.person_id], "add", it.reason, None, snapshot(row))  # type: ignore[index]
         for it, row in zip(items, rows, strict=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 from core.facts.models import ParentStudentVM_V1_1, PersonVM, StudentModelV1_3
 from core.roster import Roster
@@ -52,7 +54,7 @@ class Candidate:
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip() or f"person {self.person_id}"
 
-    @property
+    @cached_property
     def email_key(self) -> str | None:
         return email_key(self.email)
 
@@ -175,6 +177,7 @@ def _base(
     role: Role,
     family_ids: tuple[int, ...],
     row: StudentModelV1_3 | None = None,
+    **extra: Any,
 ) -> Candidate:
     person = _person(roster, person_id, row)
     key, multi = fams.key_for(family_ids, person_id)
@@ -191,6 +194,7 @@ def _base(
         multi_family=multi,
         listed_first=any(orders.get(f) == 1 for f in family_ids),
         family_orders={f: orders[f] for f in family_ids if f in orders},
+        **extra,
     )
 
 
@@ -204,18 +208,16 @@ def _students(
     out: list[Candidate] = []
     for sid, row in matching.items():
         family_ids = tuple(sorted(fams.orders.get(sid, {})))
-        cand = _base(roster, fams, sid, "student", family_ids, row)
         grade = clean_text(row.school.gradeLevel if row.school else None, 20) or None
-        cand = _replace(cand, grade=grade, student_ids=(sid,))
         fid = _family_excluded(setup, family_ids)
-        if fid is not None:
-            cand = _replace(cand, included=False, reason=f"family {fid} is excluded")
-        out.append(cand)
+        reason = f"family {fid} is excluded" if fid is not None else ""
+        out.append(
+            _base(roster, fams, sid, "student", family_ids, row, grade=grade, student_ids=(sid,),
+                  included=not reason, reason=reason)
+        )
     for sid, reason in failing.items():
         family_ids = tuple(sorted(fams.orders.get(sid, {})))
-        out.append(
-            _replace(_base(roster, fams, sid, "student", family_ids), included=False, reason=reason)
-        )
+        out.append(_base(roster, fams, sid, "student", family_ids, included=False, reason=reason))
     return out
 
 
@@ -256,11 +258,7 @@ def _parents(
                 f" (student {why})" if why else ""
             )
             out.append(
-                _replace(
-                    _base(roster, fams, parent_id, "parent", family_ids),
-                    included=False,
-                    reason=reason,
-                )
+                _base(roster, fams, parent_id, "parent", family_ids, included=False, reason=reason)
             )
             continue
         family_ids = tuple(sorted(f for f in own if f in student_families)) or tuple(sorted(own))
@@ -272,15 +270,19 @@ def _parents(
             for ln in live
         )
         group, text = min(groups, key=lambda g: _REL_ORDER[g[0]])
-        cand = _replace(
-            _base(roster, fams, parent_id, "parent", family_ids),
+        cand = _base(
+            roster,
+            fams,
+            parent_id,
+            "parent",
+            family_ids,
             relationship=group,
             relationship_text=text,
             custody=any(bool(ln.custody) for ln in live),
             student_ids=tuple(sorted({ln.studentID for ln in live})),
         )
         reason = _parent_reason(cand, setup, allowed)
-        out.append(_replace(cand, included=not reason, reason=reason))
+        out.append(_replace(cand, included=False, reason=reason) if reason else cand)
     return out
 
 
