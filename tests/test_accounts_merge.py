@@ -102,3 +102,19 @@ async def test_same_name_in_one_family_is_offered_as_a_duplicate(env: Env) -> No
     plan = await env.plan()
     reasons = {(d.a.person_id, d.b.person_id): d.reason for d in plan.duplicates}
     assert reasons == {(3, 4): "same name in family 20"}
+
+
+async def test_linking_enqueues_approved_hours_for_write_back(env: Env) -> None:
+    from store.models import Outbox
+
+    manual = acc.add_account(env.site, email="jon@school.org", first_name="Jon", last_name="Smith")
+    approved = add_hours(manual.id, 2.0)
+    add_hours(manual.id, 1.0, status="pending")
+    other = acc.add_account(env.site, email="kay.w@gmail.com", first_name="Kay", last_name="Wu")
+    moved = add_hours(other.id, 3.0)
+    result = await env.sync()
+    assert result.plan.counts()["linked"] == 1
+    assert [o.entry_id for o in Outbox.select()] == [approved]  # in the sync's transaction
+    acc.merge_accounts(env.site, keep="kay.w@gmail.com", absorb="kay@school.org")
+    assert sorted(o.entry_id for o in Outbox.select()) == [approved, moved]
+    assert {o.resource for o in Outbox.select()} == {"parents"}

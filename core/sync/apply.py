@@ -240,10 +240,10 @@ def enqueue_write_back(site: Site, account_ids: Sequence[int]) -> int:
     )
     if not has_hours:
         return 0
-    try:
-        from core.writeback.outbox import enqueue_for_accounts
-    except ImportError:  # write-back lands separately; nothing to enqueue before it exists
-        return 0
+    if site.kind is None:  # a Site object held since before the first sync
+        site = Site.get_by_id(site.id)
+    from core.writeback.outbox import enqueue_for_accounts  # lazy: write-back imports the store
+
     return int(enqueue_for_accounts(site, list(account_ids)))
 
 
