@@ -179,8 +179,9 @@ async def test_rule5_conflicts_wait_for_decisions_others_go_ahead(tmp_path: Path
             30: [parent(7, "Gus", "Ray", "shared@x.org"), student(8, "Hal", "Ray")],
             40: [parent(9, "Ida", "Orr", None, email2="ida2@orr.org"), parent(12, "Kim", "Orr", "kim@", order=2),
                  student(11, "Jo", "Orr")],
-            50: [parent(13, "Lu", "Poe", "lu@poe.org"), student(14, "Mo", "Poe")],
-            60: [parent(13, "Lu", "Poe", "lu@poe.org", order=2), student(15, "Ned", "Poe")],
+            50: [parent(13, "Lu", "Poe", None, email2="lu@poe.org"), student(14, "Mo", "Poe")],
+            60: [parent(13, "Lu", "Poe", None, order=2, email2="lu@poe.org"),
+                 student(15, "Ned", "Poe")],
             70: [parent(16, "Oz", "Kay", "taken@kay.org"), student(17, "Pi", "Kay")],
         }
     )
@@ -198,9 +199,10 @@ async def test_rule5_conflicts_wait_for_decisions_others_go_ahead(tmp_path: Path
         ("person:9:missing-email", "missing-email", "red"),
         ("person:12:invalid-email", "invalid-email", "orange"),
         ("person:13:multi-family", "multi-family", "orange"),
+        ("person:13:missing-email", "missing-email", "red"),
         ("email:taken@kay.org:taken", "email-taken", "red"),
     }
-    assert result.plan.counts()["conflicts"] == 6
+    assert result.plan.counts()["conflicts"] == 7
     assert active_people(env) == set()  # nobody conflicted was imported
     assert result.run is None  # only conflicts: nothing to write
     # decisions: saved, reused, each resolving its conflict
@@ -209,6 +211,7 @@ async def test_rule5_conflicts_wait_for_decisions_others_go_ahead(tmp_path: Path
     service.decide(env.store, env.site, person_id=9, use_email2=True)
     service.decide(env.store, env.site, person_id=12, skip=True)
     service.decide(env.store, env.site, person_id=13, family_id=60)
+    service.decide(env.store, env.site, person_id=13, use_email2=True)  # both answers kept
     result = await env.sync()
     assert [c.key for c in result.plan.open_conflicts] == ["email:taken@kay.org:taken"]
     assert active_people(env) == {1, 9, 13}

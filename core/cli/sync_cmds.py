@@ -37,6 +37,16 @@ def _store(db: str | None) -> Iterator[Store]:
         store.close()
 
 
+SHOWN = 20
+"""Rows of each kind printed by the text output; ``--json`` has them all."""
+
+
+def _capped(rows: list[str], what: str) -> list[str]:
+    if len(rows) <= SHOWN:
+        return rows
+    return [*rows[:SHOWN], f"  ... and {len(rows) - SHOWN} more {what} (--json lists all)"]
+
+
 def _plan_lines(plan: SyncPlan) -> list[str]:
     c = plan.counts()
     lines = [
@@ -44,16 +54,19 @@ def _plan_lines(plan: SyncPlan) -> list[str]:
         f"archived {c['archived']}, restored {c['restored']}, skipped {c['skipped']}, "
         f"unchanged {c['unchanged']}, left to decide {c['conflicts']}"
     ]
-    for conflict in plan.open_conflicts:
-        lines.append(f"  [{conflict.flag}] {conflict.message}")
-    for it in plan.of("skip"):
-        lines.append(f"  skipped {it.name}: {it.reason}")
-    for it in plan.of("archive"):
-        lines.append(f"  archive {it.name} <{it.email}>: {it.reason}")
-    for reason in plan.archive.reasons:
-        lines.append(f"  ! {reason}")
-    for d in plan.duplicates:
-        lines.append(f"  possible duplicate: {d.a.name} <{d.a.email}> / {d.b.name} <{d.b.email}> ({d.reason})")
+    lines += _capped([f"  [{k.flag}] {k.message}" for k in plan.open_conflicts], "conflicts")
+    lines += _capped([f"  skipped {it.name}: {it.reason}" for it in plan.of("skip")], "skipped")
+    lines += _capped(
+        [f"  archive {it.name} <{it.email}>: {it.reason}" for it in plan.of("archive")], "archives"
+    )
+    lines += [f"  ! {reason}" for reason in plan.archive.reasons]
+    lines += _capped(
+        [
+            f"  possible duplicate: {d.a.name} <{d.a.email}> / {d.b.name} <{d.b.email}> ({d.reason})"
+            for d in plan.duplicates
+        ],
+        "duplicates",
+    )
     return lines
 
 

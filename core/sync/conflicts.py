@@ -140,9 +140,10 @@ def resolve(
         # family
         family_keys[pid] = c.family_key
         if c.multi_family:
-            accepted = pd is not None and pd.action == "accept"
-            if accepted and pd is not None and pd.family_id in c.family_ids:
-                family_keys[pid] = str(heads.get(pd.family_id, pd.family_id))
+            fd = setup.family_decision(pid)
+            accepted = fd is not None
+            if fd is not None and fd.family_id in c.family_ids:
+                family_keys[pid] = str(heads.get(fd.family_id, fd.family_id))
             conflicts.append(
                 Conflict(
                     key=f"person:{pid}:multi-family",
@@ -156,7 +157,7 @@ def resolve(
                         "family, skip them, or group the families"
                     ),
                     choices=("accept", "skip"),
-                    decision=_describe(pd) if accepted and pd else (skipped.get(pid)),
+                    decision=_describe(fd) if fd is not None else skipped.get(pid),
                 )
             )
             if not accepted and pid not in skipped:

@@ -113,6 +113,8 @@ class Decision(_Doc):
         """What the decision is about: an email (assign/skip/use-email2 by email) or a person."""
         if self.email is not None:
             return ("email", self.email)
+        if self.action == "accept":  # the family question is apart from the email question
+            return ("family", self.person_id)
         return ("person", self.person_id)
 
 
@@ -190,7 +192,13 @@ class SetupDoc(_Doc):
         return found[-1] if found else None
 
     def person_decision(self, person_id: int) -> Decision | None:
+        """skip / use-email2 for one person."""
         found = [d for d in self.decisions if d.target == ("person", person_id)]
+        return found[-1] if found else None
+
+    def family_decision(self, person_id: int) -> Decision | None:
+        """accept (under a family) for a person who is in several families."""
+        found = [d for d in self.decisions if d.target == ("family", person_id)]
         return found[-1] if found else None
 
 
