@@ -112,7 +112,9 @@ class Outbox(BaseModel):
     claimed_by = pw.CharField(null=True)
     claimed_until = pw.DateTimeField(null=True)
     service_hours_id = pw.IntegerField(null=True)
+    person_id = pw.IntegerField(null=True)  # the FACTS personId the row was written under
     last_error = pw.TextField(null=True)
+    last_attempt_at = pw.DateTimeField(null=True)
     sent_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
 

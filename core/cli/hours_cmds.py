@@ -1,9 +1,465 @@
-"""Commands registered on the main group (filled in by their issue)."""
+"""Hours, write-back and status commands: ``factsync hours ...``, ``writeback``, ``status``.
+
+``factsync hours SITE`` lists a site's entries while ``factsync hours add SITE ...`` (and the other
+subcommands) change them: :class:`HoursGroup` reads a first word that is not a subcommand as the
+SITE of the listing.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import getpass
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
 import click
+
+from core import hours as hrs
+from core.cli.common import EXIT_ERROR, EXIT_USAGE, db_option, fail, json_option, print_json
+from core.facts.errors import FactsError
+from core.sites import SiteError, get_site, require_advanced
+from core.writeback import outbox
+from core.writeback.status import site_status
+from core.writeback.worker import RunReport, WriteBackWorker
+from store import Store, open_store
+
+
+@contextlib.contextmanager
+def _store(db: str | None) -> Iterator[Store]:
+    store = open_store(db)
+    try:
+        yield store
+    except (SiteError, FactsError) as err:
+        fail(str(err))
+    finally:
+        store.close()
+
+
+def _default_approver() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "site admin"
+
+
+def approver_option(func: Any) -> Any:
+    return click.option(
+        "--by",
+        "by",
+        envvar="FACTSYNC_APPROVER",
+        default=None,
+        help="Who approves (sent to FACTS as verifiedBy); default $FACTSYNC_APPROVER, else the "
+        "user name.",
+    )(func)
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return hrs.parse_date(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+def _entry_line(v: hrs.EntryView) -> str:
+    wb = f"  [{v.writeback}]" if v.writeback else ""
+    sid = f" #{v.service_hours_id}" if v.service_hours_id else ""
+    return (
+        f"{v.id:>6}  {v.date.isoformat()}  {v.hours:>6g} h  {v.status:<8}  "
+        f"{v.email or '-'}  {v.description}{wb}{sid}"
+    )
+
+
+class HoursGroup(click.Group):
+    """A group whose first word, when it is not a subcommand, is the SITE to list."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
 
 
 def register(cli: click.Group) -> None:
     """Add this module's commands to ``cli``."""
+
+    @cli.group("hours", cls=HoursGroup)
+    def hours_group() -> None:
+        """Volunteer hours: 'factsync hours SITE' lists them; subcommands change them."""
+
+    @hours_group.command("list")
+    @click.argument("site")
+    @click.option("--status", type=click.Choice(list(hrs.STATUSES)), default=None)
+    @click.option("--all", "include_deleted", is_flag=True, help="Include deleted entries.")
+    @db_option
+    @json_option
+    def hours_list(
+        site: str, status: str | None, include_deleted: bool, db: str | None, as_json: bool
+    ) -> None:
+        """List the site's hour entries (newest first) with their write-back state."""
+        with _store(db) as store:
+            views = hrs.list_entries(
+                get_site(store, site), status=status, include_deleted=include_deleted
+            )
+            if as_json:
+                print_json([v.to_json() for v in views])
+                return
+            if not views:
+                click.echo("no hour entries")
+            for v in views:
+                click.echo(_entry_line(v))
+
+    @hours_group.command("add")
+    @click.argument("site")
+    @click.option("--email", required=True, help="The account's email.")
+    @click.option("--date", "day", required=True, help="YYYY-MM-DD (not in the future).")
+    @click.option("--hours", required=True, help="Hours (more than 0, at most 24).")
+    @click.option("--description", required=True, help="What was done (at most 255 characters).")
+    @click.option("--verifier", default=None, help="Who verified the hours on site.")
+    @click.option("--approved", is_flag=True, help="Approve at once (queues it for FACTS).")
+    @approver_option
+    @db_option
+    @json_option
+    def hours_add(
+        site: str,
+        email: str,
+        day: str,
+        hours: str,
+        description: str,
+        verifier: str | None,
+        approved: bool,
+        by: str | None,
+        db: str | None,
+        as_json: bool,
+    ) -> None:
+        """Add an hour entry for an account."""
+        with _store(db) as store:
+            s = get_site(store, site)
+            entry = hrs.add_entry(
+                s,
+                email=email,
+                day=day,
+                hours=hours,
+                description=description,
+                verifier=verifier,
+                approved_by=(by or _default_approver()) if approved else None,
+            )
+            view = next(v for v in hrs.list_entries(s) if v.id == entry.id)
+            if as_json:
+                print_json(view.to_json())
+                return
+            click.echo(
+                f"entry {entry.id} added: {view.email}, {view.hours:g} h on {view.date}, "
+                f"{view.status}" + _queue_note(view)
+            )
+
+    def _queue_note(view: hrs.EntryView) -> str:
+        if view.writeback == "queued":
+            return " (queued for FACTS)"
+        if view.writeback == "waiting-link":
+            return " (written to FACTS once the account is linked by a sync)"
+        return ""
+
+    def _status_command(name: str, action: str) -> None:
+        @hours_group.command(name)
+        @click.argument("site")
+        @click.argument("ids", nargs=-1, type=int, required=True)
+        @approver_option
+        @db_option
+        def command(site: str, ids: tuple[int, ...], by: str | None, db: str | None) -> None:
+            with _store(db) as store:
+                s = get_site(store, site)
+                if action == "approve":
+                    entries = hrs.approve(s, ids, by=by or _default_approver())
+                elif action == "reject":
+                    entries = hrs.reject(s, ids)
+                else:
+                    entries = hrs.unapprove(s, ids)
+                views = {v.id: v for v in hrs.list_entries(s)}
+                for e in entries:
+                    click.echo(f"entry {e.id}: {e.status}" + _queue_note(views[e.id]))
+
+        command.__doc__ = {
+            "approve": "Approve entries: those of linked accounts are queued for FACTS.",
+            "reject": "Reject entries: one already in FACTS is withdrawn there (hours 0).",
+            "unapprove": "Set entries back to pending: one already in FACTS is withdrawn there.",
+        }[action]
+
+    for name in ("approve", "reject", "unapprove"):
+        _status_command(name, name)
+
+    @hours_group.command("edit")
+    @click.argument("site")
+    @click.argument("entry_id", type=int)
+    @click.option("--date", "day", default=None)
+    @click.option("--hours", default=None)
+    @click.option("--description", default=None)
+    @db_option
+    def hours_edit(
+        site: str,
+        entry_id: int,
+        day: str | None,
+        hours: str | None,
+        description: str | None,
+        db: str | None,
+    ) -> None:
+        """Change an entry; if FACTS already holds it, the change is sent there (PATCH)."""
+        if day is None and hours is None and description is None:
+            fail("nothing to change: give --date, --hours or --description", EXIT_USAGE)
+        with _store(db) as store:
+            s = get_site(store, site)
+            e = hrs.edit_entry(s, entry_id, day=day, hours=hours, description=description)
+            view = next(v for v in hrs.list_entries(s) if v.id == e.id)
+            click.echo(f"entry {e.id} changed" + _queue_note(view))
+
+    @hours_group.command("delete")
+    @click.argument("site")
+    @click.argument("entry_id", type=int)
+    @db_option
+    def hours_delete(site: str, entry_id: int, db: str | None) -> None:
+        """Delete an entry; one already in FACTS is withdrawn there (hours 0, noted)."""
+        with _store(db) as store:
+            s = get_site(store, site)
+            e = hrs.delete_entry(s, entry_id)
+            click.echo(f"entry {e.id} deleted")
+
+    @hours_group.command("import")
+    @click.argument("site")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+    @click.option("--strict", is_flag=True, help="Import nothing if any row is bad.")
+    @approver_option
+    @db_option
+    @json_option
+    def hours_import(
+        site: str, file: str, strict: bool, by: str | None, db: str | None, as_json: bool
+    ) -> None:
+        """Import entries from CSV (columns email,date,hours,description,status).
+
+        Bad rows are reported by line number and skipped; good rows are imported in one
+        transaction. Rows identical to an existing entry are skipped. Exit 1 if any row was bad.
+        """
+        if file == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                text = Path(file).read_text(encoding="utf-8-sig")
+            except UnicodeDecodeError:
+                fail(f"{file} is not UTF-8 text (save the spreadsheet as CSV UTF-8)")
+        with _store(db) as store:
+            s = get_site(store, site)
+            result = hrs.import_csv(s, text, approved_by=by or _default_approver(), strict=strict)
+            if as_json:
+                print_json(result.to_json())
+            else:
+                for err in result.errors:
+                    click.echo(f"{file}: {err}", err=True)
+                for dup in result.duplicates:
+                    click.echo(f"{file}: {dup}")
+                if strict and result.errors:
+                    click.echo(f"nothing imported: {len(result.errors)} bad row(s)")
+                else:
+                    click.echo(
+                        f"imported {len(result.imported)} entries "
+                        f"({result.enqueued} queued for FACTS)"
+                        + (f", {len(result.errors)} bad row(s) skipped" if result.errors else "")
+                        + (f", {len(result.duplicates)} already on the site" if result.duplicates else "")
+                    )
+            if result.errors:
+                raise SystemExit(EXIT_ERROR)
+
+    @hours_group.command("backfill")
+    @click.argument("site")
+    @click.option("--since", default=None, help="Only entries dated on or after YYYY-MM-DD.")
+    @click.option("--dry-run", is_flag=True, help="List what would be sent; change nothing.")
+    @db_option
+    @json_option
+    def hours_backfill(
+        site: str, since: str | None, dry_run: bool, db: str | None, as_json: bool
+    ) -> None:
+        """Queue approved hours of linked accounts that FACTS never got (e.g. approved before
+        the site was connected or the account linked). Lists them first."""
+        with _store(db) as store:
+            s = get_site(store, site)
+            require_advanced(s)
+            views = hrs.backfill_candidates(s, since=_date(since))
+            queued = 0 if dry_run or not views else hrs.backfill(s, [v.id for v in views])
+            if as_json:
+                print_json(
+                    {
+                        "dryRun": dry_run,
+                        "entries": [v.to_json() for v in views],
+                        "hours": round(sum(v.hours for v in views), 2),
+                        "enqueued": queued,
+                    }
+                )
+                return
+            total = sum(v.hours for v in views)
+            verb = "would send" if dry_run else "sending"
+            click.echo(f"{verb} {len(views)} entries ({total:g} h) to FACTS:")
+            for v in views:
+                click.echo(_entry_line(v))
+            if not dry_run and views:
+                click.echo(f"queued {queued}; 'factsync writeback {site}' sends them")
+
+    # --- writeback ---------------------------------------------------------------------------
+
+    @cli.command("writeback")
+    @click.argument("site")
+    @click.option("--follow", is_flag=True, help="Keep running: send new approvals as they come.")
+    @click.option("--failed", "show_failed", is_flag=True, help="List entries FACTS never took.")
+    @click.option("--retry-failed", is_flag=True, help="Queue failed entries again, then send.")
+    @db_option
+    @json_option
+    def writeback(
+        site: str,
+        follow: bool,
+        show_failed: bool,
+        retry_failed: bool,
+        db: str | None,
+        as_json: bool,
+    ) -> None:
+        """Send approved hours to FACTS (once, or continuously with --follow)."""
+        with _store(db) as store:
+            s = get_site(store, site)
+            require_advanced(s)
+            if show_failed:
+                rows = outbox.failed_rows(s)
+                if as_json:
+                    print_json([r.to_json() for r in rows])
+                    return
+                if not rows:
+                    click.echo("no failed entries")
+                for r in rows:
+                    click.echo(
+                        f"entry {r.entry_id}  {r.email or '-'}  {r.date}  {r.hours:g} h  "
+                        f"{r.operation}, {r.attempts} attempts: {r.last_error or '-'}"
+                    )
+                return
+            if retry_failed:
+                n = outbox.requeue_failed(s)
+                if not as_json:
+                    click.echo(f"{n} failed entries queued again")
+            report = asyncio.run(_run_worker(store, s, follow=follow, quiet=as_json))
+            if as_json:
+                print_json(report.to_json())
+            else:
+                click.echo(_report_line(report))
+                for line in report.duplicates:
+                    click.echo(f"  ! {line}")
+            if report.disabled and not follow:
+                fail(f"write-back is off for site {site!r}: {report.disabled}")
+            if report.error or report.failed:
+                raise SystemExit(EXIT_ERROR)
+
+    @cli.command("status")
+    @click.argument("site")
+    @db_option
+    @json_option
+    def status(site: str, db: str | None, as_json: bool) -> None:
+        """Connection, permissions, last sync, write-back queue and last write-back error."""
+        with _store(db) as store:
+            st = site_status(get_site(store, site))
+            if as_json:
+                print_json(st.to_json())
+                return
+
+            def yn(value: bool | None) -> str:
+                return "not checked" if value is None else ("yes" if value else "no")
+
+            click.echo(f"site {st.site}  plan={st.plan}  kind={st.kind or '-'}")
+            if not st.connected:
+                click.echo("  FACTS: not connected")
+            else:
+                checked = f"{st.checked_at:%Y-%m-%d %H:%M}" if st.checked_at else "never"
+                click.echo(f"  FACTS: {st.base_url} ({st.facts_plan} plan), checked {checked}")
+                click.echo(
+                    f"  People read: {yn(st.people_read)}  People write: {yn(st.people_write)}"
+                    f"  Academics read: {yn(st.academics_read)}"
+                )
+            click.echo(
+                "  write-back: on" if st.writeback_enabled else f"  write-back: OFF: {st.writeback_reason}"
+            )
+            last = f"{st.last_sync_at:%Y-%m-%d %H:%M}" if st.last_sync_at else "never"
+            click.echo(
+                f"  last sync: {last}  accounts: {st.accounts_active} active, "
+                f"{st.accounts_linked} linked"
+            )
+            o = st.outbox
+            click.echo(
+                f"  outbox: pending {o['pending']}, sent {o['sent']}, failed {o['failed']}"
+                + (f"; {st.waiting_for_link} approved entries wait for a link" if st.waiting_for_link else "")
+            )
+            if st.last_error:
+                e = st.last_error
+                click.echo(f"  last write-back error (entry {e.entry_id}, {e.email}): {e.error}")
+
+
+def _report_line(r: RunReport) -> str:
+    parts: list[str] = []
+    for label, n in (
+        ("created", r.created),
+        ("adopted (already in FACTS)", r.adopted),
+        ("updated", r.updated),
+        ("withdrawn", r.withdrawn),
+        ("dropped", r.dropped),
+        ("failed", r.failed),
+    ):
+        if n:
+            parts.append(f"{label} {n}")
+    tail = f"; {r.retrying} still queued" if r.retrying else ""
+    done = ", ".join(parts) or "nothing to send"
+    return f"write-back: {done}{tail} ({r.requests} requests)"
+
+
+async def _run_worker(store: Store, site: Any, *, follow: bool, quiet: bool) -> RunReport:
+    """Run the worker until done (or, with ``follow``, until SIGINT/SIGTERM)."""
+    from core.connection import check_connection, open_client
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+
+    def on_signal() -> None:
+        if stop.is_set() and main is not None:
+            main.cancel()  # a second Ctrl-C: stop now (unknown outcomes are looked up next run)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal)
+
+    last_printed = [0.0]
+    last_written = [0]
+    last_disabled = [""]
+
+    def on_progress(report: RunReport) -> None:
+        if quiet or not follow:
+            return
+        now = time.monotonic()
+        if report.disabled and report.disabled != last_disabled[0]:
+            click.echo(f"write-back is off: {report.disabled} (waiting for Write permission)")
+            last_disabled[0] = report.disabled
+        if report.written != last_written[0] and now - last_printed[0] >= 1.0:
+            click.echo(_report_line(report))
+            last_printed[0], last_written[0] = now, report.written
+
+    client = open_client(store, site)
+    async with client:
+        worker = WriteBackWorker(
+            store,
+            site,
+            client,
+            recheck=lambda: check_connection(store, site),
+            on_progress=on_progress,
+        )
+        if follow:
+            if not quiet:
+                click.echo(f"write-back for {site.name}: following (Ctrl-C stops)")
+            return await worker.follow(stop)
+        return await worker.drain(stop)

@@ -8,6 +8,8 @@ stale copy of the entry.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar, cast
 
 from store.models import Account, HourEntry, Outbox, Site, database, utcnow
@@ -21,6 +23,14 @@ T = TypeVar("T")
 def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def write_transaction() -> Any:
+    """A transaction that takes SQLite's write lock at BEGIN, so read-then-write is never stale.
+
+    Nested inside another transaction it is a savepoint of that one.
+    """
+    return database.atomic("IMMEDIATE")
 
 
 def reference_for(site_id: int, entry_id: int) -> str:
@@ -82,7 +92,7 @@ def enqueue_for_accounts(site: Site, account_ids: Iterable[int]) -> int:
         return 0
     ids = sorted({int(a) for a in account_ids})
     count = 0
-    with database.atomic():
+    with write_transaction():
         for part in chunks(ids):
             query = (
                 HourEntry.select(HourEntry.id)
@@ -113,3 +123,66 @@ def enqueue_for_accounts(site: Site, account_ids: Iterable[int]) -> int:
                 Outbox.insert_many(batch).execute()
             count += len(rows)
     return count
+
+
+def requeue_failed(site: Site) -> int:
+    """Put the site's failed rows back in the queue (``writeback --retry-failed``)."""
+    with write_transaction():
+        return int(
+            Outbox.update(state="pending", attempts=0, next_try_at=utcnow())
+            .where((Outbox.state == "failed") & Outbox.entry.in_(_site_entries(site)))
+            .execute()
+        )
+
+
+def _site_entries(site: Site) -> Any:
+    return HourEntry.select(HourEntry.id).join(Account).where(Account.site == site.id)
+
+
+@dataclass(frozen=True)
+class FailedRow:
+    """A write FACTS never took, with the reason (``writeback --failed``)."""
+
+    entry_id: int
+    email: str | None
+    person_id: int | None
+    date: date
+    hours: float
+    operation: str
+    attempts: int
+    last_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entryId": self.entry_id,
+            "email": self.email,
+            "personId": self.person_id,
+            "date": self.date.isoformat(),
+            "hours": self.hours,
+            "operation": self.operation,
+            "attempts": self.attempts,
+            "lastError": self.last_error,
+        }
+
+
+def failed_rows(site: Site) -> list[FailedRow]:
+    query = (
+        Outbox.select(Outbox, HourEntry, Account)
+        .join(HourEntry)
+        .join(Account)
+        .where((Account.site == site.id) & (Outbox.state == "failed"))
+        .order_by(Outbox.id)
+    )
+    return [
+        FailedRow(
+            entry_id=row.entry.id,
+            email=row.entry.account.email,
+            person_id=row.entry.account.person_id,
+            date=row.entry.date,
+            hours=float(row.entry.hours),
+            operation=row.operation,
+            attempts=row.attempts,
+            last_error=row.last_error,
+        )
+        for row in query
+    ]
