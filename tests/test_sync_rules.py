@@ -204,7 +204,7 @@ async def test_rule5_conflicts_wait_for_decisions_others_go_ahead(tmp_path: Path
     }
     assert result.plan.counts()["conflicts"] == 7
     assert active_people(env) == set()  # nobody conflicted was imported
-    assert result.run is None  # only conflicts: nothing to write
+    assert result.run is not None and result.plan.writes == 0  # only conflicts, remembered
     # decisions: saved, reused, each resolving its conflict
     service.decide(env.store, env.site, email="lee@home.org", person_id=1)
     service.decide(env.store, env.site, email="shared@x.org", skip=True)
@@ -219,6 +219,7 @@ async def test_rule5_conflicts_wait_for_decisions_others_go_ahead(tmp_path: Path
     assert accounts_by_email(env.site)["lu@poe.org"].family_key == "60"
     gray = {c.key for c in result.plan.conflicts if c.flag == "gray"}
     assert {"email:lee@home.org", "email:shared@x.org", "person:13:multi-family"} <= gray
+    assert result.plan.open_conflicts[0].new is False  # already shown at the last sync
     again = await env.sync()
     assert again.plan.counts()["conflicts"] == 1 and again.run is None
 

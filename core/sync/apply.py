@@ -126,6 +126,7 @@ def apply_plan(
             roster_students=plan.roster_students,
             enrolled_students=plan.enrolled_students,
             withheld_archives=len(plan.withheld),
+            open_conflicts=[k.key for k in plan.open_conflicts],
             **(extra_counts or {}),
         )
         run: SyncRun = SyncRun.create(site=site, kind="sync", counts=json.dumps(counts))

@@ -52,6 +52,8 @@ class Conflict:
     """What ``decide`` accepts here: assign (give the email to one person), skip, use-email2, accept."""
     decision: str | None = None
     """How a saved decision resolved it (gray), None while open."""
+    new: bool = True
+    """Not among the open conflicts of the last recorded sync: re-syncs show only what is new."""
 
     @property
     def open(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from core.roster import Roster
@@ -165,6 +165,8 @@ class SyncPlan:
     matched_students: int = 0
     roster_students: int = 0
     enrolled_students: int = 0
+    conflicts_changed: bool = False
+    """The open conflicts differ from those of the last recorded sync (worth recording)."""
     _by_action: Mapping[str, tuple[PlanItem, ...]] = field(default_factory=dict, repr=False)
 
     def of(self, action: Action) -> tuple[PlanItem, ...]:
@@ -194,11 +196,23 @@ def make_plan(
     accounts: Sequence[AccountRow],
     *,
     previous_enrolled: int | None = None,
+    seen_conflicts: frozenset[str] | None = None,
 ) -> SyncPlan:
-    """The whole pipeline: select, resolve conflicts, plan."""
+    """The whole pipeline: select, resolve conflicts, plan.
+
+    ``previous_enrolled``: enrolled students at the last trusted sync (a far smaller roster now
+    is a failed fetch, and archives are refused). ``seen_conflicts``: keys of the conflicts open
+    at the last sync, so only new ones are marked ``new``.
+    """
     selection = select(roster, kind_setup)
     resolution = resolve(selection.candidates, accounts, kind_setup)
-    return plan_from(selection, resolution, accounts, previous_enrolled=previous_enrolled)
+    return plan_from(
+        selection,
+        resolution,
+        accounts,
+        previous_enrolled=previous_enrolled,
+        seen_conflicts=seen_conflicts,
+    )
 
 
 def _target(c: Candidate, res: Resolution) -> Target:
@@ -232,6 +246,7 @@ def plan_from(
     accounts: Sequence[AccountRow],
     *,
     previous_enrolled: int | None = None,
+    seen_conflicts: frozenset[str] | None = None,
 ) -> SyncPlan:
     by_email: dict[str, AccountRow] = {a.email_key: a for a in accounts if a.email_key}
     by_person: dict[int, AccountRow] = {a.person_id: a for a in accounts if a.person_id is not None}
@@ -355,13 +370,18 @@ def plan_from(
     return SyncPlan(
         kind=selection.kind,
         items=tuple(items),
-        conflicts=res.conflicts,
+        conflicts=tuple(
+            replace(k, new=k.key not in seen_conflicts) for k in res.conflicts
+        )
+        if seen_conflicts
+        else res.conflicts,
         duplicates=find_duplicates(items, accounts),
         archive=safety,
         withheld=withheld,
         matched_students=selection.matched_students,
         roster_students=selection.roster_students,
         enrolled_students=selection.enrolled_students,
+        conflicts_changed={k.key for k in res.conflicts if k.open} != (seen_conflicts or set()),
         _by_action={k: tuple(v) for k, v in by_action.items()},
     )
 

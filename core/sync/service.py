@@ -264,8 +264,11 @@ def review_grid(
     return _grid(roster, require_setup(store, site), search=search)
 
 
-def _previous_enrolled(site: Site) -> int | None:
-    """Enrolled students at the last sync that trusted its roster (withheld no archives)."""
+def _last_syncs(site: Site) -> tuple[int | None, frozenset[str] | None]:
+    """From the recorded syncs: enrolled students at the last one that trusted its roster
+    (withheld no archives), and the conflicts open at the last one."""
+    enrolled: int | None = None
+    seen: frozenset[str] | None = None
     for run in (
         SyncRun.select()
         .where((SyncRun.site == site) & (SyncRun.kind == "sync") & SyncRun.undone_at.is_null())
@@ -273,11 +276,13 @@ def _previous_enrolled(site: Site) -> int | None:
         .limit(20)
     ):
         counts = json.loads(run.counts or "{}")
-        if counts.get("withheld_archives"):
-            continue
-        value = counts.get("enrolled_students")
-        return int(value) if value else None
-    return None
+        if seen is None:
+            seen = frozenset(counts.get("open_conflicts") or ())
+        if not counts.get("withheld_archives"):
+            value = counts.get("enrolled_students")
+            enrolled = int(value) if value else None
+            break
+    return enrolled, seen
 
 
 def make_plan(store: Store, site: Site | str, roster: Roster) -> SyncPlan:
@@ -286,7 +291,10 @@ def make_plan(store: Store, site: Site | str, roster: Roster) -> SyncPlan:
     doc = require_setup(store, s)
     if s.kind and s.kind != doc.kind:
         raise SiteError(f"site {s.name!r} rosters {s.kind}, but its setup says {doc.kind}")
-    return _plan(doc, roster, load_account_rows(s), previous_enrolled=_previous_enrolled(s))
+    enrolled, seen = _last_syncs(s)
+    return _plan(
+        doc, roster, load_account_rows(s), previous_enrolled=enrolled, seen_conflicts=seen
+    )
 
 
 def apply_plan(
@@ -334,6 +342,7 @@ def conflict_json(c: Any) -> dict[str, Any]:
             for p in c.people
         ],
         "decision": c.decision,
+        "new": c.new,
     }
 
 
@@ -349,7 +358,9 @@ async def sync(
     """Fetch, plan and apply with the saved setup. Conflicted people wait; the rest syncs.
 
     Raises ArchiveConfirmationNeeded (nothing written) when the archive share needs confirming.
-    A plan with nothing to write records no run (``run`` None): an unchanged school writes 0 rows.
+    A plan with nothing to write and the same open conflicts as the last recorded sync records
+    no run (``run`` None): an unchanged school writes 0 rows. New conflicts alone are recorded,
+    so the next sync marks only newer ones ``new``.
     """
     s = _site(store, site_name)
     require_advanced(s)
@@ -358,8 +369,8 @@ async def sync(
     plan = make_plan(store, s, roster)
     if dry_run:
         return SyncResult(plan, None, roster.requests)
-    if plan.writes == 0:  # an unchanged school changes zero rows: not even a run record
-        return SyncResult(plan, None, roster.requests)
+    if plan.writes == 0 and not plan.conflicts_changed:
+        return SyncResult(plan, None, roster.requests)  # an unchanged school changes zero rows
     run = apply_plan(store, s, plan, confirm_archive=confirm_archive)
     return SyncResult(plan, run, roster.requests)
 
