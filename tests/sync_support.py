@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from core.connection import save_connection
 from core.facts.models import (
     FamilyConfigVmOutV1_1,
     ParentStudentVM_V1_1,
@@ -11,7 +15,13 @@ from core.facts.models import (
     PersonVM,
     StudentModelV1_3,
 )
+from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
+from core.facts.sandbox import Sandbox, SandboxConfig, School
 from core.roster import Roster
+from core.sites import add_site
+from core.sync import service
+from store import Store, open_store
+from store.models import Site
 
 Member = dict[str, Any]
 
@@ -84,17 +94,6 @@ def roster_of(tables: dict[str, list[dict[str, Any]]]) -> Roster:
 
 # --- a store + site + in-process sandbox, for scenario tests -------------------------------------
 
-import copy  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from core.connection import save_connection  # noqa: E402
-from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY  # noqa: E402
-from core.facts.sandbox import Sandbox, SandboxConfig, School  # noqa: E402
-from core.sites import add_site  # noqa: E402
-from core.sync import service  # noqa: E402
-from store import Store, open_store  # noqa: E402
-from store.models import Site  # noqa: E402
 
 Tables = dict[str, list[dict[str, Any]]]
 
