@@ -3,17 +3,25 @@
 Functions for the wizard (all take the open ``Store`` and a site name or ``Site``; blocking ones
 run in a thread worker, ``fetch``/``sync`` are async):
 
-- setup: ``load_setup``, ``save_setup`` (criteria, kind, parent preset), ``set_override``
-  (per-family include/exclude of a parent, or a whole family), ``decide`` (a conflict decision),
-  ``group_families``.
-- fetch and review: ``fetch`` (Roster, with progress), ``review_grid`` (parent subset grid rows) and
-  ``grid_counters``.
-- plan and apply: ``make_plan`` (SyncPlan: ``plan.counts()``, ``plan.of("add")`` ... rows with
-  reasons, ``plan.conflicts`` with red/orange/gray flags and ``choices``, ``plan.open_conflicts``
-  = left to decide, ``plan.duplicates``, ``plan.archive`` = archive safety verdict and reasons,
-  ``plan.withheld``), ``apply_plan`` (raises ``ArchiveConfirmationNeeded`` unless confirmed).
-- one step: ``sync`` (fetch + plan + apply with the saved setup).
-- after: ``history``, ``undo``; accounts live in ``core.accounts`` (list, add, merge, invites).
+- setup: ``load_setup``, ``save_setup`` (kind, criteria, parent preset), ``set_override``
+  (per-family include/exclude of a parent, or a whole family), ``group_families``.
+- fetch and review: ``fetch`` (Roster; ``on_progress`` gets FetchProgress), ``review_grid``
+  (parent subset grid: one FamilyRow per family, a ParentSlot per parent) and ``grid_counters``.
+- plan: ``make_plan`` -> SyncPlan: ``plan.counts()`` (added, linked = merged by email, updated,
+  archived, restored, unchanged, skipped, conflicts = left to decide); ``plan.of(action)`` the
+  rows behind a count, each with ``reason`` and field ``changes``; ``plan.conflicts`` (flag
+  red/orange/gray, ``choices``, ``new``), ``plan.open_conflicts``; ``plan.duplicates`` (offer
+  ``core.accounts.merge_accounts``); ``plan.archive`` (verdict ok / needs-confirmation /
+  refused, ``reasons``, ``archive_count``) and ``plan.withheld`` (archives refused).
+- decisions: ``decide`` per conflict choice: assign -> ``decide(email=E, person_id=P)``;
+  skip -> ``decide(email=E, skip=True)`` or ``decide(person_id=P, skip=True)``; use-email2 ->
+  the same with ``use_email2=True``; accept (multi-family) -> ``decide(person_id=P,
+  family_id=F)``. Then plan again.
+- apply: ``apply_plan`` (raises ``ArchiveConfirmationNeeded`` unless ``confirm_archive``, and
+  ``StalePlan`` when accounts changed since the plan); one step: ``sync``.
+- after: ``history``, ``changes_of`` (one run's journal), ``undo``; accounts live in
+  ``core.accounts`` (``list_accounts``, ``add_account``, ``merge_accounts``, ``pending_invites``,
+  ``invites_csv``, ``mark_invited``).
 """
 
 from __future__ import annotations
