@@ -197,7 +197,7 @@ def _insert_adds(site: Site, items: Sequence[PlanItem]) -> list[_Change]:
     )
     ids: dict[int, int] = {pid: aid for aid, pid in as_tuples(q)}  # one query, not one per add
     return [
-        _Change(ids[it.person_id], "add", it.reason, None, snapshot(row))  # type: ignore[index]
+        _Change(ids[row["person_id"]], "add", it.reason, None, snapshot(row))
         for it, row in zip(items, rows, strict=True)
     ]
 

@@ -191,7 +191,7 @@ class SyncPlan:
 
 
 def make_plan(
-    kind_setup: SetupDoc,
+    setup: SetupDoc,
     roster: Roster,
     accounts: Sequence[AccountRow],
     *,
@@ -204,8 +204,8 @@ def make_plan(
     is a failed fetch, and archives are refused). ``seen_conflicts``: keys of the conflicts open
     at the last sync, so only new ones are marked ``new``.
     """
-    selection = select(roster, kind_setup)
-    resolution = resolve(selection.candidates, accounts, kind_setup)
+    selection = select(roster, setup)
+    resolution = resolve(selection.candidates, accounts, setup)
     return plan_from(
         selection,
         resolution,
@@ -261,11 +261,7 @@ def plan_from(
         pid = c.person_id
         considered.add(pid)
         acct = by_person.get(pid)
-        common = {
-            "person_id": pid,
-            "name": c.name,
-            "family_key": res.family_keys.get(pid, c.family_key),
-        }
+        family_key = res.family_keys.get(pid, c.family_key)
         if pid in res.blocked:
             items.append(
                 PlanItem(
@@ -274,7 +270,9 @@ def plan_from(
                     email=c.email,
                     reason="; ".join(conflict_reasons.get(pid, ["waits for a decision"])),
                     before=acct,
-                    **common,  # type: ignore[arg-type]
+                    person_id=pid,
+                    name=c.name,
+                    family_key=family_key,
                 )
             )
             continue
@@ -286,7 +284,9 @@ def plan_from(
                     email=c.email,
                     reason=res.skipped[pid],
                     before=acct,
-                    **common,  # type: ignore[arg-type]
+                    person_id=pid,
+                    name=c.name,
+                    family_key=family_key,
                 )
             )
             continue
@@ -303,7 +303,9 @@ def plan_from(
                         email=target.email,
                         target=target,
                         reason="new in FACTS",
-                        **common,  # type: ignore[arg-type]
+                        person_id=pid,
+                    name=c.name,
+                    family_key=family_key,
                     )
                 )
                 continue
@@ -333,7 +335,9 @@ def plan_from(
                 changes=changes,
                 target=target,
                 before=acct,
-                **common,  # type: ignore[arg-type]
+                person_id=pid,
+                name=c.name,
+                family_key=family_key,
             )
         )
     archives: list[PlanItem] = []
@@ -494,10 +498,10 @@ def find_duplicates(
         return f"a{side.account_id}" if side.account_id is not None else f"p{side.person_id}"
 
     def offer(x: DuplicateSide, y: DuplicateSide, reason: str) -> None:
-        pair = tuple(sorted((ident(x), ident(y))))
-        if pair[0] == pair[1] or pair in seen:
+        first, second = sorted((ident(x), ident(y)))
+        if first == second or (first, second) in seen:
             return
-        seen.add(pair)  # type: ignore[arg-type]
+        seen.add((first, second))
         out.append(Duplicate(x, y, reason))
 
     # same family: the plan's people and the family's other active accounts
