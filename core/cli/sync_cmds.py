@@ -245,7 +245,14 @@ def register(cli: click.Group) -> None:
     @db_option
     def decide(site: str, email: str | None, person_id: int | None, skip: bool,
                use_email2: bool, family_id: int | None, db: str | None) -> None:
-        """Save a conflict decision: --email E --person P gives E to P; --skip; --use-email2."""
+        """Save a conflict decision, reused by every later sync.
+
+        \b
+        --email E --person P     person P gets the email E; the others sharing it are skipped
+        --email E --skip         skip everyone with email E (or --use-email2: use their email2)
+        --person P --skip        skip person P (missing/invalid email; or --use-email2)
+        --person P [--family F]  import a person who is in several families (under family F)
+        """
         if sum((person_id is not None and email is not None, skip, use_email2)) > 1:
             raise click.UsageError("use one of --person, --skip and --use-email2")
         if email is None and person_id is None:
