@@ -26,6 +26,9 @@ screenshots: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/fetch_roster.py
+	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/writeback.py
+	$(BIN)/python bench/grid.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
