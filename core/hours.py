@@ -28,6 +28,7 @@ MAX_DESCRIPTION = 255
 """FACTS keeps at most 255 characters of a service-hours description."""
 MAX_HOURS = 24.0
 CSV_COLUMNS = ("email", "date", "hours", "description", "status")
+_WHITESPACE = re.compile(r"\s+")
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
@@ -74,7 +75,8 @@ def parse_hours(value: str | float) -> float:
 
 
 def parse_description(text: str | None) -> str:
-    cleaned = clean_text(text, max_len=10_000)
+    """Trimmed, one line (newlines and tabs become spaces), no control characters, <= 255."""
+    cleaned = clean_text(_WHITESPACE.sub(" ", text or ""), max_len=10_000)
     if len(cleaned) > MAX_DESCRIPTION:
         raise ValueError(
             f"description is {len(cleaned)} characters; FACTS keeps at most {MAX_DESCRIPTION}"

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from core.connection import save_connection
 from core.facts.client import FactsClient
 from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY, Plan
 from core.facts.sandbox import Faults, Sandbox, SandboxConfig, School, generate_school
@@ -91,14 +92,15 @@ def make_env(
 ) -> Env:
     store = open_store(tmp_path / "s.db")
     site: Site = Site.create(name=name, plan="advanced", kind=kind)
-    Connection.create(
-        site=site,
+    save_connection(
+        store,
+        site,
         base_url=BASE_URL,
+        api_key=SANDBOX_API_KEY,
+        subscription_key=SANDBOX_SUBSCRIPTION_KEY,
         plan="enterprise",
-        people_read=True,
-        people_write=write,
-        academics_read=True,
     )
+    Connection.update(people_read=True, people_write=write, academics_read=True).execute()
     made = []
     for i, pid in enumerate(person_ids()[:accounts]):
         email = f"user{i}@example.org"
