@@ -93,6 +93,11 @@ class FitTable(DataTable[Any]):
     Rows are kept here as ``(key, cells)`` so a resize can lay the columns out again.
     """
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
+
     DEFAULT_CSS = """
     FitTable {
         height: 1fr;
