@@ -15,10 +15,10 @@ from core.hours import EntryView, HoursError, approve, list_entries, reject
 from core.writeback.status import outbox_counts
 from store import Store
 from store.models import Site
-from tui.screens.side_common import Col, FitTable, SideScreen, num, when
+from tui.screens.side_common import Col, FitTable, SideScreen, num, outbox_line, when
 from tui.widgets.safe_text import clean_display, safe_text
 
-__all__ = ["ROW_CAP", "HoursScreen", "outbox_line"]
+__all__ = ["ROW_CAP", "HoursScreen"]
 
 ROW_CAP = 500
 """Entries shown at once (pending first); the note says "showing N of M"."""
@@ -36,18 +36,6 @@ COLUMNS = (
 
 _STATUS_STYLE = {"pending": "bold yellow", "approved": "green", "rejected": "red"}
 _WB_STYLE = {"failed": "bold red", "queued": "yellow", "waiting-link": "dim"}
-
-
-def outbox_line(counts: dict[str, int]) -> Text:
-    """``Write-back outbox: 1 pending · 0 unconfirmed · 3 sent · 0 failed``."""
-    text = Text("Write-back outbox: ", style="bold")
-    parts = [("pending", "yellow"), ("unconfirmed", ""), ("sent", "green"), ("failed", "red")]
-    for i, (name, style) in enumerate(parts):
-        if i:
-            text.append(" · ")
-        n = counts.get(name, 0)
-        text.append(f"{n} {name}", style=style if n else "")
-    return text
 
 
 @dataclass(frozen=True)

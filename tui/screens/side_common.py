@@ -28,6 +28,7 @@ __all__ = [
     "SideScreen",
     "fit_widths",
     "num",
+    "outbox_line",
     "when",
 ]
 
@@ -45,6 +46,18 @@ def num(value: float | int, style: str = "") -> Text:
     """A right-aligned number (hours with up to 2 decimals)."""
     text = f"{value:g}" if isinstance(value, float) else str(value)
     return Text(text, style=style, justify="right", no_wrap=True, end="")
+
+
+def outbox_line(counts: dict[str, int]) -> Text:
+    """``Write-back outbox: 1 pending · 0 unconfirmed · 3 sent · 0 failed``."""
+    text = Text("Write-back outbox: ", style="bold")
+    parts = [("pending", "yellow"), ("unconfirmed", ""), ("sent", "green"), ("failed", "red")]
+    for i, (name, style) in enumerate(parts):
+        if i:
+            text.append(" · ")
+        n = counts.get(name, 0)
+        text.append(f"{n} {name}", style=style if n else "")
+    return text
 
 
 # --- a table whose columns fill its width ----------------------------------------------------
