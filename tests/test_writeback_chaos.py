@@ -9,7 +9,9 @@ serviceHoursId.
 Each injected 429 makes a worker's client wait its ``Retry-After`` (1 s) before sending anything
 else, so one worker alone spends ~60 s just waiting; by default three workers share the queue
 (which also exercises concurrent claiming under crashes). ``FACTSYNC_CHAOS_WORKERS=1`` runs the
-single-worker form (~90 s).
+single-worker form (~50 s). ``FACTSYNC_CHAOS_SEED`` changes the kill moments.
+
+Also here: two worker processes started at once on one store do not double-send.
 """
 
 from __future__ import annotations

@@ -193,3 +193,15 @@ def test_hours_listing_and_subcommands_share_the_group(tmp_path: Path, args: lis
     assert result.exit_code == 0 and "backfill" in result.output and "import" in result.output
     code, out = invoke("hours", "--json", "Lincoln", db=store.path)
     assert code == 0 and json.loads(out)[0]["description"] == "Shift 0"
+
+
+def test_status_and_writeback_of_a_site_not_connected(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    open_store(db)
+    invoke("site", "add", "Solo", db=db)
+    status = json.loads(invoke("status", "Solo", "--json", db=db)[1])
+    assert status["connection"]["connected"] is False
+    assert status["writeBack"] == {"enabled": False, "reason": "not connected to FACTS"}
+    assert status["lastWritebackError"] is None and status["lastSyncAt"] is None
+    code, out = invoke("writeback", "Solo", db=db)
+    assert code == 1 and "not connected to FACTS yet" in out

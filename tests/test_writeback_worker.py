@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from core.connection import check_connection
 from core.facts.plans import Plan
 from core.facts.sandbox import Faults
 from core.writeback.status import site_status
+from core.writeback.worker import _machine
 from store.models import Account, Connection, HourEntry, Outbox
 from tests.test_writeback_support import (
     Env,
@@ -309,7 +309,7 @@ async def test_claims_of_dead_local_processes_are_released_live_ones_respected(
 ) -> None:
     env = make_env(tmp_path, accounts=2)
     a, b = approved_entries(env, 2)
-    host = socket.gethostname()
+    host = _machine()
     until = dt.datetime(2999, 1, 1)
     Outbox.update(claimed_by=f"{host}:{2**22 + 12345}:dead:1", claimed_until=until).where(
         Outbox.entry == a.id

@@ -155,6 +155,16 @@ Progress = Callable[[RunReport], None]
 Recheck = Callable[[], Awaitable[Any]]
 
 
+def _machine() -> str:
+    """This host as claims name it: host name plus PID namespace, so a process in another
+    container (same host name, other PIDs) is never mistaken for a dead local one."""
+    name = socket.gethostname().replace(":", "-")
+    try:
+        return f"{name}-{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return name
+
+
 def _host_pid(claim: str) -> tuple[str, int] | None:
     parts = claim.split(":")
     if len(parts) < 3:
@@ -194,7 +204,7 @@ class WriteBackWorker:
         self.config = config or WorkerConfig()
         self.recheck = recheck
         self.on_progress = on_progress
-        self.worker_id = f"{socket.gethostname().replace(':', '-')}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker_id = f"{_machine()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.report = RunReport()
         self._claims = 0
         self._token = ""
@@ -326,7 +336,7 @@ class WriteBackWorker:
 
     def _release_dead_claims(self) -> None:
         """Claims of processes of this host that no longer run are released, not waited out."""
-        host = socket.gethostname().replace(":", "-")
+        host = _machine()
         now = utcnow()
         held = (
             Outbox.select(Outbox.claimed_by)
