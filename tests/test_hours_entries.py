@@ -183,3 +183,13 @@ def test_cli_edit_and_delete(env: Env) -> None:
     assert code == 2
     code, out = run("hours", "delete", env.site.name, str(entry.id), db=db)
     assert code == 0 and HourEntry.get_by_id(entry.id).deleted
+
+
+def test_approving_again_requeues_a_failed_row(env: Env) -> None:
+    entry = add(env, approved_by="x")
+    Outbox.update(state="failed", attempts=8, outcome_unknown=True).execute()
+    hrs.unapprove(env.site, [entry.id])
+    assert Outbox.get().state == "failed"  # may be in FACTS: kept for the worker to resolve
+    hrs.approve(env.site, [entry.id], by="x")
+    row = Outbox.get()
+    assert (row.state, row.attempts, row.outcome_unknown) == ("pending", 0, True)

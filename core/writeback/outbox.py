@@ -62,16 +62,17 @@ def enqueue_entry(site: Site, entry: HourEntry, account: Account) -> Outbox | No
         )
         return row
     if row.operation == "create" and row.state != "sent":
+        if row.state == "failed" and wanted:
+            row.state, row.attempts, row.next_try_at = "pending", 0, now
+            row.save()
+            return row
         if row.state == "inflight" or row.outcome_unknown:
-            # FACTS may already hold the row: the worker resolves it, then compares values.
+            # FACTS may already hold the row: the worker looks it up, then compares values.
             return row
         if not wanted:
             # Never reached FACTS: nothing is owed any more.
             row.delete_instance()
             return None
-        if row.state == "failed":
-            row.state, row.attempts, row.next_try_at = "pending", 0, now
-            row.save()
         return row
     # FACTS holds (or may hold) the row: bring it to the entry's state.
     row.operation = "update" if wanted else "withdraw"
