@@ -346,3 +346,22 @@ def test_unlinked_and_unapproved_entries_are_never_sent(tmp_path: Path) -> None:
                   description="unlinked", approved_by="x")
     assert Outbox.select().count() == 0
     assert HourEntry.select().count() == 2
+
+
+async def test_daily_quota_stops_the_run_and_keeps_entries_queued(tmp_path: Path) -> None:
+    env = make_env(tmp_path, accounts=3)
+    approved_entries(env, 6)
+    sb = make_sandbox()
+    sb.config.rate_limits = True
+    sb.limiter.plan = Plan("basic", per_second=100, per_minute=1000, daily=3)
+    report = await drain(env, sb.transport())
+    assert report.disabled and "quota" in report.disabled
+    assert report.failed == 0
+    assert len(sb.service_hours("parents")) == 3
+    assert Outbox.select().where(Outbox.state == "failed").count() == 0
+    # the quota renews: the rest goes, and the three already written are not written again
+    sb.limiter.plan = Plan("basic", per_second=100, per_minute=1000, daily=1000)
+    sb.limiter.keys.clear()
+    Outbox.update(next_try_at=dt.datetime(2000, 1, 1)).execute()
+    await drain(env, sb.transport())
+    assert_exactly_once(sb, env)

@@ -29,7 +29,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
 from core.facts.client import FactsClient
@@ -214,6 +214,8 @@ class WriteBackWorker:
         self._halt: str | None = None  # set when FACTS said stop (Read-only, quota)
         self._requests_at_start = client.stats.requests
         self._last_recheck = 0.0
+        self._paused_until = datetime.min  # the daily quota is used up until then (UTC)
+        self._paused_reason = ""
 
     # --- public -----------------------------------------------------------------------------
 
@@ -251,9 +253,16 @@ class WriteBackWorker:
         while not self._stopping():
             self._halt = None
             reason = self.disabled_reason()
+            paused = reason is None and self._paused_until > utcnow()
+            if paused:
+                reason = self._paused_reason
             if reason != self.report.disabled:
                 self.report.disabled = reason
                 self._progress()
+            if paused:
+                left = (self._paused_until - utcnow()).total_seconds()
+                await self._sleep(min(self.config.poll_s, left))
+                continue
             if reason is not None:
                 if self.recheck and loop.time() - self._last_recheck >= self.config.recheck_s:
                     await self._recheck()
@@ -819,6 +828,9 @@ class WriteBackWorker:
     def _halt_on(self, err: FactsError) -> None:
         """FACTS refused on behalf of the whole site: stop sending, say why, keep rows queued."""
         self._halt = str(err)
+        if isinstance(err, QuotaExhausted):
+            self._paused_until = err.until.astimezone(UTC).replace(tzinfo=None)
+            self._paused_reason = str(err)
         if isinstance(err, ReadOnly):
             with write_transaction():
                 Connection.update(people_write=False, last_error=str(err)).where(
