@@ -48,7 +48,7 @@ def populate(tmp_path: Path) -> Env:
 
 
 def app_for(env: Env) -> SideApp:
-    return SideApp(lambda: HistoryScreen(env.store, env.site))
+    return SideApp(lambda: HistoryScreen(env.store, env.site.name))
 
 
 def test_summaries_in_words() -> None:

@@ -79,7 +79,7 @@ class AccountsScreen(SideScreen):
     AccountsScreen #accounts-search { height: 3; }
     """
 
-    def __init__(self, store: Store, site: Site) -> None:
+    def __init__(self, store: Store, site: Site | str) -> None:
         super().__init__(store, site)
         self._views: list[AccountView] = []
         self._hay: list[str] = []

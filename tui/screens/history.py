@@ -114,7 +114,7 @@ class HistoryScreen(SideScreen):
     HistoryScreen #history-changes { height: 1fr; }
     """
 
-    def __init__(self, store: Store, site: Site) -> None:
+    def __init__(self, store: Store, site: Site | str) -> None:
         super().__init__(store, site)
         self._runs: list[RunSummary] = []
         self._by_id: dict[int, RunSummary] = {}

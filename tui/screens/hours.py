@@ -72,7 +72,7 @@ class HoursScreen(SideScreen):
                 tooltip="Read the entries again"),
     ]
 
-    def __init__(self, store: Store, site: Site, *, by: str = "site admin") -> None:
+    def __init__(self, store: Store, site: Site | str, *, by: str = "site admin") -> None:
         super().__init__(store, site)
         self.by = by
         self._entries: list[EntryView] = []

@@ -16,6 +16,7 @@ from textual.coordinate import Coordinate
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Static
 
+from core.sites import get_site
 from store import Store
 from store.models import Site
 from tui.widgets.safe_text import safe_text
@@ -281,10 +282,10 @@ class SideScreen(Screen[None]):
         Binding("f1", "help", "Help", id="side.help", tooltip="What this screen does"),
     ]
 
-    def __init__(self, store: Store, site: Site) -> None:
+    def __init__(self, store: Store, site: Site | str) -> None:
         super().__init__()
         self.store = store
-        self.site = site
+        self.site: Site = get_site(store, site) if isinstance(site, str) else site
 
     def title_line(self) -> Static:
         text = Text(f"{self.SCREEN_TITLE} · site ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import httpx
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -95,8 +96,16 @@ class WriteBackScreen(SideScreen):
 
     draining: reactive[bool] = reactive(False, bindings=True)
 
-    def __init__(self, store: Store, site: Site) -> None:
+    def __init__(
+        self,
+        store: Store,
+        site: Site | str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         super().__init__(store, site)
+        self.transport = transport
+        """Tests pass the in-process sandbox's transport; None: the site's saved base URL."""
         self._state: _State | None = None
 
     def compose(self) -> ComposeResult:
@@ -210,13 +219,15 @@ class WriteBackScreen(SideScreen):
     async def drain(self) -> None:
         """One drain of the worker on the app's loop (it is async; its store calls are short)."""
         try:
-            client = open_client(self.store, self.site)
+            client = open_client(self.store, self.site, transport=self.transport)
             async with client:
                 worker = WriteBackWorker(
                     self.store,
                     self.site,
                     client,
-                    recheck=lambda: check_connection(self.store, self.site),
+                    recheck=lambda: check_connection(
+                        self.store, self.site, transport=self.transport
+                    ),
                     on_progress=self._progress,
                 )
                 report = await worker.drain()
