@@ -1,0 +1,1 @@
+"""Widgets of the wizard: safe text, a windowed table, the parent subset grid, walkthrough."""
