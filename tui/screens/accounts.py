@@ -8,6 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from core.accounts import AccountView, list_accounts, merge_accounts
@@ -19,8 +20,10 @@ from tui.widgets.safe_text import clean_display, safe_text
 
 __all__ = ["AccountsScreen", "ROW_CAP", "matches"]
 
-ROW_CAP = 500
+ROW_CAP = 200
 """Rows shown at once; the search narrows the rest (the note says "showing N of M")."""
+FILTER_DELAY = 0.12
+"""Seconds of no typing before the list is filtered again (Enter filters at once)."""
 
 COLUMNS = (
     Col("mark", "", width=1),
@@ -85,6 +88,8 @@ class AccountsScreen(SideScreen):
         self._hay: list[str] = []
         self._by_id: dict[int, AccountView] = {}
         self._shown: list[AccountView] = []
+        self._cell_cache: dict[int, list[Text]] = {}
+        self._filter_timer: Timer | None = None
         self.keep_id: int | None = None
         self.absorb_id: int | None = None
 
@@ -112,6 +117,7 @@ class AccountsScreen(SideScreen):
         self._views = views
         self._hay = [_haystack(v) for v in views]
         self._by_id = {v.id: v for v in views}
+        self._cell_cache = {}
         if self.keep_id not in self._by_id:
             self.keep_id = None
         if self.absorb_id not in self._by_id:
@@ -120,20 +126,26 @@ class AccountsScreen(SideScreen):
 
     @on(Input.Changed, "#accounts-search")
     def _search_changed(self, event: Input.Changed) -> None:
-        self._apply_filter()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
 
     @on(Input.Submitted, "#accounts-search")
     def _search_submitted(self, event: Input.Submitted) -> None:
+        self._apply_filter()
         self.query_one(FitTable).focus()
 
     def _apply_filter(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
         terms = self.query_one("#accounts-search", Input).value.casefold().split()
         if terms:
             shown = [v for v, h in zip(self._views, self._hay, strict=True) if matches(v, terms, h)]
         else:
             shown = list(self._views)
         self._shown = shown
-        self.query_one(FitTable).set_data([(str(v.id), self._cells(v)) for v in shown[:ROW_CAP]])
+        self.query_one(FitTable).set_data([(str(v.id), self._cached(v)) for v in shown[:ROW_CAP]])
         self._update_note()
 
     def _mark_cell(self, account_id: int) -> Text:
@@ -142,6 +154,12 @@ class AccountsScreen(SideScreen):
         if account_id == self.absorb_id:
             return Text("A", style="bold red")
         return Text(" ")
+
+    def _cached(self, v: AccountView) -> list[Text]:
+        cells = self._cell_cache.get(v.id)
+        if cells is None:
+            cells = self._cell_cache[v.id] = self._cells(v)
+        return cells
 
     def _cells(self, v: AccountView) -> list[Text]:
         name = f"{v.first_name} {v.last_name}".strip()
@@ -197,7 +215,11 @@ class AccountsScreen(SideScreen):
         table = self.query_one(FitTable)
         shown = {str(v.id) for v in self._shown[:ROW_CAP]}
         for account_id in ids:
-            if account_id is not None and str(account_id) in shown:
+            if account_id is None:
+                continue
+            if account_id in self._cell_cache:
+                self._cell_cache[account_id][0] = self._mark_cell(account_id)
+            if str(account_id) in shown:
                 table.set_cell(str(account_id), "mark", self._mark_cell(account_id))
         self._update_note()
 
