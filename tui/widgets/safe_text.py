@@ -60,6 +60,8 @@ def safe_text(
     text = Text(plain, style=style, no_wrap=not wrap, overflow="ellipsis", end="")
     if width is not None:
         width = max(0, width)
+        if width == 0:
+            return Text("", style=style, no_wrap=not wrap, end="")
         if cell_len(plain) > width:
             text.truncate(width, overflow="ellipsis")
         if pad:
