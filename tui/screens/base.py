@@ -1,0 +1,73 @@
+"""The base of every step: header, body, walkthrough panel, footer; Escape goes back, F1 helps."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui.services import Services, SiteFlow
+from tui.widgets.chrome import StepHeader, WalkthroughPanel
+
+if TYPE_CHECKING:
+    from tui.app import FactsyncApp
+
+R = TypeVar("R")
+
+
+class WizardScreen(Screen[R], Generic[R]):
+    """A screen of the wizard. Subclasses fill :meth:`body` and name their step."""
+
+    TITLE_TEXT: ClassVar[str] = ""
+    STEP: ClassVar[str | None] = None
+    """The flow step (see ``FLOW_STEPS``), None for screens beside the flow."""
+    HELP: ClassVar[str] = ""
+    """Markdown for F1: what the step is for, and its keys (listed automatically)."""
+    EXPLAIN: ClassVar[str] = ""
+    """The walkthrough panel's plain-words explanation."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="back", tooltip="Go back one step"),
+    ]
+
+    def __init__(self, services: Services, site: str | None = None) -> None:
+        super().__init__()
+        self.services = services
+        self.site = site
+
+    @property
+    def fs_app(self) -> FactsyncApp:
+        return cast("FactsyncApp", self.app)
+
+    @property
+    def flow(self) -> SiteFlow:
+        assert self.site is not None
+        return self.services.flow(self.site)
+
+    def compose(self) -> ComposeResult:
+        yield StepHeader(self.header_title(), self.site, self.STEP)
+        with Vertical(id="body"):
+            yield from self.body()
+        yield WalkthroughPanel(self.EXPLAIN)
+        yield Footer(compact=True)
+
+    def header_title(self) -> str:
+        return self.TITLE_TEXT
+
+    def body(self) -> ComposeResult:
+        yield Static(Text(""))
+
+    def on_mount(self) -> None:
+        self.query_one(WalkthroughPanel).display = self.fs_app.walkthrough
+
+    def on_screen_resume(self) -> None:
+        self.query_one(WalkthroughPanel).display = self.fs_app.walkthrough
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.dismiss()

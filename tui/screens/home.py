@@ -1,0 +1,322 @@
+"""Home: pick or create a site; per site its connection, last sync, write-back; Begin Sync → Sync."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from core.connection import connection_info
+from core.sites import get_site, list_sites
+from core.sync import service
+from core.sync.setup import SetupDoc
+from core.writeback.status import SiteStatus, site_status
+from tui import navigation
+from tui.screens.base import WizardScreen
+from tui.services import Services, ago, plural
+from tui.widgets.safe_text import safe_text
+
+
+@dataclass(frozen=True)
+class SiteCard:
+    """Everything Home shows about one site, read in one thread-worker call."""
+
+    name: str
+    plan: str
+    kind: str | None
+    archived: int
+    status: SiteStatus
+    setup: SetupDoc | None
+    last_run: service.RunSummary | None
+    api_key_hint: str | None
+    is_sandbox: bool
+
+    @property
+    def ready_to_sync(self) -> bool:
+        return self.plan == "advanced" and self.setup is not None and self.status.connected
+
+
+def load_cards(services: Services) -> list[SiteCard]:
+    """Every site's card (blocking store reads: call from a thread worker)."""
+    store = services.store
+    cards: list[SiteCard] = []
+    for summary in list_sites(store):
+        site = get_site(store, summary.name)
+        runs = [r for r in service.history(store, site, limit=20) if r.kind == "sync"]
+        info = connection_info(site)
+        cards.append(
+            SiteCard(
+                name=site.name,
+                plan=site.plan,
+                kind=site.kind,
+                archived=summary.accounts_archived,
+                status=site_status(site),
+                setup=service.load_setup(store, site),
+                last_run=runs[0] if runs else None,
+                api_key_hint=info.api_key_hint if info else None,
+                is_sandbox=info.is_sandbox if info else False,
+            )
+        )
+    return cards
+
+
+def _yes_no(value: bool | None) -> tuple[str, str]:
+    if value is None:
+        return ("not checked", "dim")
+    return ("yes", "green") if value else ("no", "red")
+
+
+def card_text(card: SiteCard, now: datetime) -> Text:
+    """The detail panel of one site: short lines (it is ~50 columns wide at 80x24)."""
+    st = card.status
+    t = Text(end="")
+    t.append_text(safe_text(card.name, 60, style="bold"))
+    kind = card.kind or (card.setup.kind if card.setup else None)
+    t.append(f"\n{card.plan} plan · " + (f"{kind} site" if kind else "kind not chosen yet"),
+             style="dim")
+    if card.plan != "advanced":
+        t.append("\nThe FACTS integration needs the Advanced plan.", style="yellow")
+
+    def head(label: str) -> None:
+        t.append(f"\n\n{label}", style="bold")
+
+    def line(text: str | Text, style: str = "") -> None:
+        t.append("\n  ")
+        if isinstance(text, Text):
+            t.append_text(text)
+        else:
+            t.append(text, style=style)
+
+    head("Connection")
+    if not st.connected:
+        line("not connected: press c (or Enter) to connect", "yellow")
+    else:
+        url = safe_text(st.base_url, 44)
+        if card.is_sandbox:
+            url.append(" (sandbox school)", style="cyan")
+        line(url)
+        perms = Text(end="")
+        for i, (label, value) in enumerate((("People read", st.people_read),
+                                            ("People write", st.people_write))):
+            word, style = _yes_no(value)
+            perms.append(" · " if i else "")
+            perms.append(f"{label} ")
+            perms.append(word, style=style)
+        line(perms)
+        line(f"checked {ago(st.checked_at, now)}", "dim")
+    head("Last sync")
+    run = card.last_run
+    if run is None:
+        line("never", "dim")
+    else:
+        c = run.counts
+        changed = ", ".join(
+            f"{c.get(k, 0)} {label}"
+            for k, label in (("added", "new"), ("linked", "merged"), ("updated", "updated"),
+                             ("archived", "archived"), ("restored", "restored"))
+            if c.get(k)
+        ) or "no changes"
+        when = ago(run.finished_at or run.started_at, now)
+        line(f"{when}: {changed}" + (" (undone)" if run.undone_at else ""))
+        if c.get("conflicts"):
+            line(f"{c['conflicts']} conflicts waited for a decision", "yellow")
+    head("Accounts")
+    line(f"{st.accounts_active:,} active ({st.accounts_linked:,} linked to FACTS) · "
+         f"{card.archived:,} archived")
+    head("Write-back")
+    ob = st.outbox
+    counts = Text(f"{ob.get('pending', 0)} queued · {ob.get('sent', 0)} sent · ", end="")
+    counts.append(f"{ob.get('failed', 0)} failed", style="red" if ob.get("failed") else "")
+    line(counts)
+    if st.waiting_for_link:
+        line(f"{plural(st.waiting_for_link, 'approved entry', 'approved entries')} wait"
+             f"{'s' if st.waiting_for_link == 1 else ''} for a FACTS link", "dim")
+    if not st.writeback_enabled and st.connected:
+        line(safe_text(f"off: {st.writeback_reason}", 200, style="yellow", wrap=True))
+    if st.last_error is not None:
+        line(safe_text(f"last error: {st.last_error.email or ''}: {st.last_error.error}", 160,
+                       style="red", wrap=True))
+    head("Setup")
+    if card.setup is None:
+        line("none yet: press Enter to set up step by step", "dim")
+    else:
+        crit = card.setup.criteria
+        line(safe_text(f"{card.setup.kind} · {', '.join(crit.statuses) or 'any status'}", 60))
+        line(safe_text(f"grades {', '.join(crit.grades) or 'all'} · schools "
+                       f"{', '.join(crit.schools) or 'all'}", 60))
+        if card.setup.kind == "parents":
+            line(f"parents preset: {card.setup.parents.preset}")
+    t.append("\n\n")
+    t.append(" Enter ", style="reverse")
+    t.append(" set up step by step")
+    t.append("\n")
+    t.append(" s ", style="reverse")
+    t.append(" Begin Sync → Sync" + ("" if card.ready_to_sync else " (after a first setup)"))
+    t.append("\n\nBeside the flow: a Accounts · h Hours · w Write-back · y History · "
+             "f Families", style="dim")
+    return t
+
+
+class HomeScreen(WizardScreen[None]):
+    TITLE_TEXT = "Sites"
+    HELP = """\
+# Home
+
+Each **site** is one volunteer-hours site. A site rosters *students* or *parents* from FACTS,
+never both: a school that wants both creates a second site.
+
+Pick a site with the arrows. **Enter** walks through the setup step by step (connect, kind,
+criteria, review, conflicts, preview, sync). Once a site has a saved setup, **s** (*Begin Sync →
+Sync*) reads FACTS again and applies the same choices in one go: only new conflicts wait.
+"""
+    EXPLAIN = (
+        "Home lists the volunteer-hours sites. Each site rosters students or parents from FACTS. "
+        "Pick one and press Enter to set it up step by step, or s to sync it again with its "
+        "saved setup."
+    )
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Set up", id="home.open", tooltip="Walk through the setup",
+                priority=True),
+        Binding("s", "resync", "Begin Sync", id="home.sync",
+                tooltip="Begin Sync → Sync: fetch, plan and apply with the saved setup"),
+        Binding("n", "new_site", "New site", id="home.new", tooltip="Create a site"),
+        Binding("c", "step('connect')", "Connect", id="home.connect", show=False),
+        Binding("a", "step('accounts')", "Accounts", id="home.accounts", show=False),
+        Binding("h", "step('hours')", "Hours", id="home.hours", show=False),
+        Binding("w", "step('writeback')", "Write-back", id="home.writeback", show=False),
+        Binding("y", "step('history')", "History", id="home.history", show=False),
+        Binding("f", "step('families')", "Families", id="home.families", show=False),
+        Binding("r", "reload", "Reload", id="home.reload", show=False),
+        Binding("q", "app.quit", "Quit", id="home.quit", tooltip="Leave factsync"),
+    ]
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services, None)
+        self.cards: list[SiteCard] = []
+
+    def body(self) -> ComposeResult:
+        with Horizontal(id="home"):
+            with Vertical(id="site-list"):
+                yield Static(Text("Sites", style="bold"), classes="section-title")
+                yield OptionList(markup=False, id="sites")
+                yield Static(Text("n  new site", style="dim"), id="sites-hint")
+            with VerticalScroll(id="site-detail"):
+                yield Static(Text("Loading…", style="dim"), id="detail")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#sites", OptionList).focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.reload()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @work(thread=True, exclusive=True, group="home-load", exit_on_error=False)
+    def reload(self, select: str | None = None) -> None:
+        cards = load_cards(self.services)
+        self.app.call_from_thread(self._show, cards, select)
+
+    def _show(self, cards: list[SiteCard], select: str | None) -> None:
+        self.cards = cards
+        options = self.query_one("#sites", OptionList)
+        keep = select or self.fs_app.site
+        options.clear_options()
+        for card in cards:
+            mark = "●" if card.ready_to_sync else "○"
+            prompt = Text(f"{mark} ", style="green" if card.ready_to_sync else "dim")
+            prompt.append_text(safe_text(card.name, 24))
+            options.add_option(Option(prompt, id=f"site-{len(options.options)}"))
+        if not cards:
+            self.query_one("#detail", Static).update(
+                Text.assemble(
+                    ("No sites yet.\n\n", "bold"),
+                    "Press ", (" n ", "reverse"), " to create the first site: a name, its plan, "
+                    "and whether it rosters students or parents.",
+                )
+            )
+            self.fs_app.site = None
+            return
+        names = [c.name for c in cards]
+        index = names.index(keep) if keep in names else 0
+        options.highlighted = index
+        self._detail(index)
+
+    def _detail(self, index: int | None) -> None:
+        if index is None or not (0 <= index < len(self.cards)):
+            return
+        card = self.cards[index]
+        self.fs_app.site = card.name
+        self.site = card.name
+        self.query_one("#detail", Static).update(card_text(card, self.services.now()))
+        self.refresh_bindings()
+
+    @on(OptionList.OptionHighlighted, "#sites")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._detail(event.option_index)
+
+    @on(OptionList.OptionSelected, "#sites")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self._detail(event.option_index)
+        self.action_open()
+
+    @property
+    def card(self) -> SiteCard | None:
+        index = self.query_one("#sites", OptionList).highlighted
+        if index is None or not (0 <= index < len(self.cards)):
+            return None
+        return self.cards[index]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("open", "step"):
+            return True if self.card is not None else None
+        if action == "resync":
+            card = self.card
+            return True if card is not None and card.ready_to_sync else None
+        return action != "back"
+
+    def action_open(self) -> None:
+        card = self.card
+        if card is None:
+            return
+        navigation.run(self.fs_app, "connect")
+
+    def action_resync(self) -> None:
+        card = self.card
+        if card is None:
+            return
+        if not card.ready_to_sync:
+            self.notify("This site has no saved setup yet: press Enter to set it up first.",
+                        severity="warning")
+            return
+        navigation.run(self.fs_app, "resync")
+
+    def action_step(self, step: str) -> None:
+        if self.card is None:
+            self.notify("Create a site first (n).", severity="warning")
+            return
+        navigation.run(self.fs_app, step)
+
+    def action_new_site(self) -> None:
+        from tui.screens.new_site import NewSite, NewSiteScreen
+
+        def created(result: NewSite | None) -> None:
+            if result is not None:
+                self.notify(f"Site {result.name!r} created.", markup=False)
+                self.fs_app.site = result.name
+                self.reload(result.name)
+
+        self.app.push_screen(NewSiteScreen(self.services), created)
+

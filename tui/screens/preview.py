@@ -1,0 +1,291 @@
+"""Preview: the plan's counts (each drillable to its rows), likely duplicates, archive safety."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from core.sites import SiteError
+from core.sync import service
+from core.sync.plan import Action, Duplicate, PlanItem, SyncPlan
+from tui import navigation
+from tui.screens.base import WizardScreen
+from tui.screens.dialogs import ChoiceScreen, ConfirmScreen
+from tui.screens.drill import DrillScreen
+from tui.services import Services, error_text, plural
+from tui.widgets.lazy_table import Column, LazyTable
+from tui.widgets.safe_text import safe_text
+
+
+@dataclass(frozen=True)
+class CountRow:
+    action: Action
+    label: str
+    count: int
+    meaning: str
+
+
+COUNT_ROWS: tuple[tuple[Action, str, str], ...] = (
+    ("add", "New accounts", "people in FACTS without an account yet"),
+    ("link", "Merged by email", "existing accounts (kept with their hours) linked to FACTS"),
+    ("update", "Updated", "linked accounts whose name, email or family changed in FACTS"),
+    ("archive", "Archived", "linked accounts that no longer match (hours kept)"),
+    ("restore", "Restored", "archived accounts that match again"),
+    ("skip", "Skipped", "left out by a decision"),
+    ("unchanged", "Unchanged", "nothing to write"),
+    ("conflict", "Waiting", "in a conflict: they wait for a decision"),
+)
+
+
+def count_rows(plan: SyncPlan) -> list[CountRow]:
+    return [CountRow(a, label, len(plan.of(a)), meaning) for a, label, meaning in COUNT_ROWS]
+
+
+def _count_cells(r: CountRow) -> list[str | Text]:
+    style = "bold" if r.count and r.action in ("add", "link", "update", "archive",
+                                               "restore") else "dim"
+    if r.action in ("archive", "conflict") and r.count:
+        style = "bold red"
+    return [Text(r.label, style="bold"), Text(f"{r.count:,}", style=style), Text(r.meaning,
+                                                                                 style="dim")]
+
+
+COUNT_COLUMNS = (Column("What", width=16), Column("How many", width=8, justify="right"),
+                 Column("Meaning", ratio=1))
+
+ITEM_COLUMNS = (Column("Name", ratio=3), Column("Email", ratio=3), Column("Family", width=8),
+                Column("Why", ratio=4))
+
+
+def item_cells(it: PlanItem) -> list[str | Text]:
+    reason = it.reason
+    if it.changes and it.action in ("update", "link", "restore"):
+        reason = reason or "; ".join(f"{c.field}: {c.before} → {c.after}" for c in it.changes)
+    return [safe_text(it.name), safe_text(it.email or "no email"), safe_text(it.family_key or ""),
+            safe_text(reason, style="dim")]
+
+
+def _side(name: str, email: str | None, new: bool) -> Text:
+    t = safe_text(name, 24)
+    t.append(" <")
+    t.append_text(safe_text(email or "no email", 30))
+    t.append(">")
+    if new:
+        t.append(" new", style="green")
+    return t
+
+
+@dataclass
+class DuplicateRow:
+    dup: Duplicate
+    merge_keep: str | None = None
+    """The email kept when the admin asked to merge after the sync."""
+
+
+def duplicate_cells(r: DuplicateRow) -> list[str | Text]:
+    d = r.dup
+    state = Text("merge after sync", style="bold cyan") if r.merge_keep else Text("—", style="dim")
+    return [_side(d.a.name, d.a.email, d.a.new), _side(d.b.name, d.b.email, d.b.new),
+            safe_text(d.reason, style="dim"), state]
+
+
+DUP_COLUMNS = (Column("Account", ratio=4), Column("Likely the same as", ratio=4),
+               Column("Why", ratio=3), Column("Merge", width=16))
+
+
+def archive_note(plan: SyncPlan) -> Text:
+    a = plan.archive
+    t = Text(end="")
+    if a.verdict == "needs-confirmation":
+        t.append("⚠ ", style="bold red")
+        t.append(f"This sync would archive {a.archive_count} of {a.synced_count} synced accounts "
+                 f"({a.share:.0%}). You will be asked to confirm.", style="bold")
+    elif a.verdict == "refused":
+        t.append("⚠ No account will be archived: ", style="bold yellow")
+        t.append_text(safe_text("; ".join(r.removeprefix("no account archived: ")
+                                          for r in a.reasons), 300, wrap=True))
+    elif a.archive_count:
+        t.append(f"{plural(a.archive_count, 'account')} will be archived (hours kept).",
+                 style="dim")
+    return t
+
+
+class PreviewScreen(WizardScreen[None]):
+    TITLE_TEXT = "Preview"
+    STEP = "Preview"
+    HELP = """\
+# Preview
+
+What the sync will do, before anything is written. **Enter** on a line lists the people behind
+the number, each with the reason.
+
+**Likely duplicates**: two accounts that look like one person (same family and name, or a
+hand-made account with a close name). **m** asks to merge them right after the sync: the hours
+move to the account you keep, the other is archived; History can undo it.
+
+If the sync would archive more than a safe share of the accounts it manages, you are asked to
+confirm and shown who. **s** runs the sync.
+"""
+    EXPLAIN = (
+        "Nothing is written yet. These are the accounts the sync will create, merge, update or "
+        "archive. Enter shows who is behind a number. Press s to sync."
+    )
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="back", tooltip="Back to the conflicts"),
+        Binding("s", "next", "Sync", id="next", tooltip="Apply this plan"),
+        Binding("m", "merge", "Merge", id="preview.merge",
+                tooltip="Merge the highlighted likely duplicate after the sync"),
+        Binding("tab", "app.focus_next", "Switch list", id="preview.tab", show=False),
+    ]
+
+    ready: reactive[bool] = reactive(False, bindings=True)
+
+    def __init__(self, services: Services, site: str) -> None:
+        super().__init__(services, site)
+        self.plan: SyncPlan | None = None
+        self.duplicates: list[DuplicateRow] = []
+
+    def body(self) -> ComposeResult:
+        yield LazyTable(COUNT_COLUMNS, _count_cells, id="counts")
+        yield Static(id="archive-note", classes="note")
+        yield Static(Text("Likely duplicates", style="bold"), classes="section-title")
+        yield LazyTable(DUP_COLUMNS, duplicate_cells, id="duplicates",
+                        empty="No likely duplicates.")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#counts", LazyTable).focus()
+        if self.flow.plan is not None:
+            self._show(self.flow.plan)
+        else:
+            self.replan()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def replan(self) -> None:
+        roster = self.flow.roster
+        assert roster is not None
+        try:
+            plan = service.make_plan(self.services.store, self.flow.site, roster)
+        except SiteError as err:
+            self.app.call_from_thread(self.notify, error_text(err), severity="error",
+                                      markup=False)
+            return
+        self.flow.plan = plan
+        self.app.call_from_thread(self._show, plan)
+
+    def _show(self, plan: SyncPlan) -> None:
+        self.plan = plan
+        self.query_one("#counts", LazyTable).set_rows(count_rows(plan))
+        self.query_one("#archive-note", Static).update(archive_note(plan))
+        keep = {(m[1]) : m[0] for m in self.flow.merges}
+        self.duplicates = [
+            DuplicateRow(d, keep.get(d.b.email or "") or keep.get(d.a.email or ""))
+            for d in plan.duplicates
+        ]
+        self.query_one("#duplicates", LazyTable).set_rows(self.duplicates)
+        self.ready = True
+
+    @on(LazyTable.Selected, "#counts")
+    def _drill(self, event: LazyTable.Selected) -> None:
+        if self.plan is None:
+            return
+        row = count_rows(self.plan)[event.index]
+        items = list(self.plan.of(row.action))
+        if row.action == "archive" and self.plan.withheld:
+            items = list(self.plan.withheld)
+        self.app.push_screen(
+            DrillScreen(self.services, self.flow.site, f"{row.label} ({len(items):,})",
+                        ITEM_COLUMNS, item_cells, items,
+                        note=Text(row.meaning[:1].upper() + row.meaning[1:] + ".", style="dim"))
+        )
+
+    def action_merge(self) -> None:
+        table = self.query_one("#duplicates", LazyTable)
+        row = table.current
+        if not isinstance(row, DuplicateRow):
+            self.notify("No likely duplicate to merge.", severity="warning")
+            return
+        d = row.dup
+        if row.merge_keep:
+            self.flow.merges = [m for m in self.flow.merges
+                                if m[1] not in (d.a.email, d.b.email)]
+            row.merge_keep = None
+            table.refresh()
+            return
+        if not d.a.email or not d.b.email:
+            self.notify("Both accounts need an email to be merged.", severity="warning")
+            return
+        body = Text("After the sync, the two accounts become one. The hours of both stay, on "
+                    "the account you keep; the other is archived. History can undo it.")
+        choices = []
+        for keep, other in ((d.a, d.b), (d.b, d.a)):
+            label = Text("Keep ", end="")
+            label.append_text(_side(keep.name, keep.email, keep.new))
+            label.append(", absorb ")
+            label.append_text(safe_text(other.email or "", 30))
+            choices.append(label)
+
+        def chosen(index: int | None) -> None:
+            if index is None:
+                return
+            keep, other = (d.a, d.b) if index == 0 else (d.b, d.a)
+            assert keep.email and other.email
+            self.flow.merges.append((keep.email, other.email))
+            row.merge_keep = keep.email
+            table.refresh()
+
+        self.app.push_screen(ChoiceScreen("Merge after the sync", body, choices), chosen)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("next", "merge"):
+            return True if self.ready else None
+        return True
+
+    def action_next(self) -> None:
+        plan = self.plan
+        if plan is None:
+            return
+        if not plan.needs_confirmation:
+            self.flow.confirm_archive = False
+            self._go()
+            return
+        names = plan.of("archive")
+        body = Text(end="")
+        body.append(f"This sync would archive {plan.archive.archive_count} of "
+                    f"{plan.archive.synced_count} accounts it manages "
+                    f"({plan.archive.share:.0%}).\n", style="bold")
+        body.append("Archived accounts keep their hours and come back if they match again.\n\n")
+        for it in names[:12]:
+            body.append("• ")
+            body.append_text(safe_text(it.name, 30))
+            body.append(" — ")
+            body.append_text(safe_text(it.reason, 60, style="dim"))
+            body.append("\n")
+        if len(names) > 12:
+            body.append(f"…and {len(names) - 12} more (Enter on Archived lists them all)\n",
+                        style="dim")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.flow.confirm_archive = True
+                self._go()
+
+        self.app.push_screen(
+            ConfirmScreen("Archive many accounts?", body,
+                          yes=f"Archive {plan.archive.archive_count}"),
+            answered,
+        )
+
+    def _go(self) -> None:
+        screen = navigation.screen_for(self.services, self.flow.site, "sync")
+        if screen is not None:
+            self.app.push_screen(screen)
+

@@ -1,0 +1,113 @@
+"""The frame every step shares: a header with the site and the steps, and the walkthrough panel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from tui.widgets.safe_text import safe_text
+
+FLOW_STEPS: tuple[str, ...] = (
+    "Connect",
+    "Kind",
+    "Read",
+    "Criteria",
+    "Review",
+    "Conflicts",
+    "Preview",
+    "Sync",
+)
+"""The wizard's steps in order, as the header names them."""
+
+
+class StepHeader(Static):
+    """`factsync · <site> · Step 4/8 Criteria`, and the steps with the current one marked."""
+
+    DEFAULT_CSS = """
+    StepHeader {
+        height: 2;
+        background: $panel;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, title: str, site: str | None, step: str | None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.site = site
+        self.step = step
+
+    def on_mount(self) -> None:
+        self.update(self._content())
+
+    def _content(self) -> Text:
+        top = Text(no_wrap=True, overflow="ellipsis", end="")
+        top.append("factsync", style="bold")
+        if self.site:
+            top.append(" · ")
+            top.append_text(safe_text(self.site, 30, style="bold"))
+        top.append(" · ")
+        if self.step in FLOW_STEPS:
+            n = FLOW_STEPS.index(self.step) + 1
+            top.append(f"Step {n}/{len(FLOW_STEPS)} ", style="dim")
+        top.append(self.title_text, style="bold")
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
+        if self.step in FLOW_STEPS:
+            for i, name in enumerate(FLOW_STEPS):
+                if i:
+                    line.append(" › ", style="dim")
+                if name == self.step:
+                    line.append(name, style="bold reverse")
+                elif FLOW_STEPS.index(name) < FLOW_STEPS.index(self.step):
+                    line.append(name, style="")
+                else:
+                    line.append(name, style="dim")
+        else:
+            line.append("Esc back · F1 help · F2 walkthrough · Ctrl+P commands", style="dim")
+        top.append("\n")
+        top.append_text(line)
+        return top
+
+
+class KeyStrip(Static):
+    """The keys just pressed, newest last, with what they did."""
+
+    DEFAULT_CSS = """
+    KeyStrip { height: 1; color: $text-muted; }
+    """
+
+    def show(self, keys: Sequence[str]) -> None:
+        text = Text("Keys: ", style="bold", no_wrap=True, overflow="ellipsis", end="")
+        for i, key in enumerate(keys):
+            if i:
+                text.append("  ")
+            text.append(f" {key} ", style="reverse")
+        self.update(text)
+
+
+class WalkthroughPanel(Vertical):
+    """On every step when the walkthrough is on: the step in plain words and the keys strip."""
+
+    DEFAULT_CSS = """
+    WalkthroughPanel {
+        height: auto;
+        max-height: 7;
+        border-top: heavy $accent;
+        background: $boost;
+        padding: 0 1;
+        display: none;
+    }
+    WalkthroughPanel #explain { height: auto; max-height: 5; }
+    """
+
+    def __init__(self, explain: str) -> None:
+        super().__init__()
+        self.explain = explain
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(self.explain), id="explain")
+        yield KeyStrip()
