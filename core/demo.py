@@ -20,6 +20,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from core.accounts import add_account
@@ -80,7 +81,8 @@ def _plain(it: PlanItem) -> bool:
         "@", "").replace("-", "").replace("'", "").isalnum()
 
 
-def demo_accounts(families: int = DEMO_FAMILIES, seed: int = DEMO_SEED) -> list[DemoAccount]:
+@lru_cache(maxsize=4)
+def demo_accounts(families: int = DEMO_FAMILIES, seed: int = DEMO_SEED) -> tuple[DemoAccount, ...]:
     """The hand-made accounts, picked from the parents a first sync of the school would add."""
     roster = roster_from_school(generate_school(families=families, seed=seed))
     # parents every preset keeps, so the demo accounts show up whatever the admin picks
@@ -106,7 +108,7 @@ def demo_accounts(families: int = DEMO_FAMILIES, seed: int = DEMO_SEED) -> list[
     out.append(DemoAccount(home, first, last, "same person, another email than FACTS has"))
     out.append(DemoAccount("pat.rivera@community.example", "Pat", "Rivera",
                            "a volunteer FACTS does not know"))
-    return out
+    return tuple(out)
 
 
 HOURS: tuple[tuple[int, str, float, str, bool], ...] = (

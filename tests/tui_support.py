@@ -51,15 +51,18 @@ def screen_text(app: App[Any]) -> str:
 
 
 async def wait_for_text(pilot: Pilot[Any], needle: str, timeout: float = 20.0) -> str:
-    """Settle until ``needle`` shows on screen (a fetch or a plan can take a moment)."""
+    """Wait until ``needle`` shows on screen (a fetch or a plan can take a moment)."""
+    import asyncio
     import time
 
     deadline = time.monotonic() + timeout
+    await pilot.pause()
     while True:
-        await settle(pilot, 1)
         text = screen_text(pilot.app)
         if needle in text:
-            return text
+            await pilot.pause()
+            return screen_text(pilot.app)
         if time.monotonic() > deadline:
             raise AssertionError(f"{needle!r} never showed; the screen was:\n{text}")
-        await pilot.pause(0.05)
+        await asyncio.sleep(0.02)
+        await pilot.pause()

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.services import Services, SiteFlow
-from tui.widgets.chrome import StepHeader, WalkthroughPanel
+from tui.widgets.chrome import KeyStrip, StepHeader, WalkthroughPanel
 
 if TYPE_CHECKING:
     from tui.app import FactsyncApp
@@ -63,10 +63,14 @@ class WizardScreen(Screen[R], Generic[R]):
         yield Static(Text(""))
 
     def on_mount(self) -> None:
-        self.query_one(WalkthroughPanel).display = self.fs_app.walkthrough
+        self._walkthrough()
 
     def on_screen_resume(self) -> None:
+        self._walkthrough()
+
+    def _walkthrough(self) -> None:
         self.query_one(WalkthroughPanel).display = self.fs_app.walkthrough
+        self.query_one(KeyStrip).show(list(self.fs_app.keys))
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:

@@ -134,10 +134,10 @@ def left_text(plan: SyncPlan) -> Text:
     if not open_:
         t.append("Nothing left to decide. ", style="bold green")
     else:
-        t.append(f"{plural(len(open_), 'conflict')} left to decide", style="bold")
-        t.append(f" ({red} red, {len(open_) - red} orange)   ")
-    t.append(f"{plural(len(plan.of('conflict')), 'person', 'people')} wait; "
-             "everyone else syncs.", style="dim")
+        t.append(f"{len(open_):,} left to decide", style="bold")
+        t.append(f" ({red} red, {len(open_) - red} orange) · ")
+    t.append(f"{plural(len(plan.of('conflict')), 'person', 'people')} wait, the rest syncs",
+             style="dim")
     return t
 
 
@@ -215,7 +215,13 @@ People in a conflict wait; everyone else syncs. **n** goes on to the preview.
         if not isinstance(c, Conflict):
             box.update("")
             return
-        box.update(safe_text(c.message, 400, wrap=True))
+        t = Text(end="")
+        if c.decision:
+            t.append("Decided: ", style="bold")
+            t.append_text(safe_text(c.decision, 80))
+            t.append(" (Enter changes it) · ", style="dim")
+        t.append_text(safe_text(c.message, 400, wrap=True))
+        box.update(t)
 
     @on(LazyTable.Selected, "#conflicts")
     def _selected(self, event: LazyTable.Selected) -> None:

@@ -256,8 +256,7 @@ Space ticks a box, Tab moves between lists, Enter saves and goes on to the revie
         t = Text(end="")
         t.append(f"{plural(sel.matched_students, 'student')} match", style="bold")
         if draft.kind == "parents":
-            t.append(f" · {plural(len(sel.candidates), 'parent')} would be rostered "
-                     "before the review's choices")
+            t.append(f" · {plural(len(sel.candidates), 'parent')} before the review")
         else:
             t.append(f" · {plural(len(sel.candidates), 'student')} to roster")
         t.append(f"  (FACTS lists {sel.enrolled_students:,} enrolled)", style="dim")

@@ -101,7 +101,7 @@ def card_text(card: SiteCard, now: datetime) -> Text:
     else:
         url = safe_text(st.base_url, 44)
         if card.is_sandbox:
-            url.append(" (sandbox school)", style="cyan")
+            url.append(" (sandbox)", style="cyan")
         line(url)
         perms = Text(end="")
         for i, (label, value) in enumerate((("People read", st.people_read),
@@ -237,7 +237,7 @@ Sync*) reads FACTS again and applies the same choices in one go: only new confli
         for card in cards:
             mark = "●" if card.ready_to_sync else "○"
             prompt = Text(f"{mark} ", style="green" if card.ready_to_sync else "dim")
-            prompt.append_text(safe_text(card.name, 24))
+            prompt.append_text(safe_text(card.name, 20))
             options.add_option(Option(prompt, id=f"site-{len(options.options)}"))
         if not cards:
             self.query_one("#detail", Static).update(

@@ -40,9 +40,9 @@ ACTION_WORDS = {
 def totals_text(t: Totals, preset: str) -> Text:
     out = Text(end="", no_wrap=True, overflow="ellipsis")
     out.append("Families ", style="bold")
-    out.append(f"{t.families_importable:,} importable · {t.families_excluded:,} excluded   ")
+    out.append(f"{t.families_importable:,} in · {t.families_excluded:,} out  ")
     out.append("Users ", style="bold")
-    out.append(f"{t.users_to_sync:,} to sync · {t.users_to_skip:,} to skip   ")
+    out.append(f"{t.users_to_sync:,} to sync · {t.users_to_skip:,} to skip  ")
     out.append("Preset ", style="bold")
     out.append(PRESET_KEYS.get(preset, ("", preset))[1], style="reverse")
     return out

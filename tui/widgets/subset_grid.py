@@ -119,7 +119,7 @@ class SubsetGrid(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_slot", "Toggle", id="grid.toggle",
                 tooltip="Include or exclude the parent under the cursor (this family's choice)"),
-        Binding("x", "toggle_family", "Family", id="grid.family",
+        Binding("x", "toggle_family", "Family", id="grid.family", show=False,
                 tooltip="Exclude the whole family under the cursor, or include it again"),
         *(
             Binding(key, f"preset('{name}')", label, id=f"grid.preset.{name}",
