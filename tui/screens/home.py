@@ -167,6 +167,7 @@ def card_text(card: SiteCard, now: datetime) -> Text:
 
 class HomeScreen(WizardScreen[None]):
     TITLE_TEXT = "Sites"
+    STEP = "Home"
     HELP = """\
 # Home
 

@@ -67,7 +67,8 @@ class StepHeader(Static):
                 else:
                     line.append(name, style="dim")
         else:
-            line.append("Esc back · F1 help · F2 walkthrough · Ctrl+P commands", style="dim")
+            back = "" if self.step == "Home" else "Esc back · "
+            line.append(f"{back}F1 help · F2 walkthrough · Ctrl+P commands", style="dim")
         top.append("\n")
         top.append_text(line)
         return top

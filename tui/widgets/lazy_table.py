@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.widgets.safe_text import safe_text
+from tui.widgets.safe_text import safe_text, text_only, text_segments
 
 Cell = str | Text
 CellsFn = Callable[[Any], Sequence[Cell]]
@@ -86,7 +86,7 @@ class LazyTable(ScrollView, can_focus=True):
         height: 1fr;
         scrollbar-gutter: stable;
         overflow-x: hidden;
-        & > .lazy-table--header { text-style: bold; color: $text-accent; background: $boost; }
+        & > .lazy-table--header { text-style: bold; color: $text-accent; background: $panel; }
         & > .lazy-table--cursor { background: $surface-lighten-1; text-style: bold; }
         &:focus > .lazy-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
         & > .lazy-table--empty { color: $text-muted; text-style: italic; }
@@ -173,7 +173,7 @@ class LazyTable(ScrollView, can_focus=True):
     # --- geometry ---------------------------------------------------------------------------
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._rows) + 1)
+        self.virtual_size = Size(0, len(self._rows) + 1)
 
     def on_mount(self) -> None:
         self._update_virtual_size()
@@ -247,7 +247,7 @@ class LazyTable(ScrollView, can_focus=True):
             else:
                 text.append_text(piece)
                 text.append(" " * (width - piece.cell_len))
-        segments = list(text.render(self.app.console))
+        segments = text_segments(text, self.app.console)
         return Strip(segments).adjust_cell_length(self.scrollable_content_region.width, style)
 
     def render_line(self, y: int) -> Strip:
@@ -260,7 +260,7 @@ class LazyTable(ScrollView, can_focus=True):
         index = round(self.scroll_y) + y - 1
         if index >= len(self._rows):
             if index == 0 and not self._rows:
-                empty = self.get_component_rich_style("lazy-table--empty")
+                empty = text_only(self.get_component_rich_style("lazy-table--empty"))
                 return Strip([Segment(" " + self.empty_message, base + empty)]).adjust_cell_length(
                     width, base
                 )

@@ -12,6 +12,8 @@ from __future__ import annotations
 import unicodedata
 
 from rich.cells import cell_len
+from rich.console import Console
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -74,3 +76,19 @@ def fit(value: str, width: int) -> str:
     if cell_len(value) <= width:
         return value
     return safe_text(value, width).plain
+
+
+def text_only(style: Style) -> Style:
+    """``style`` without its background, so it can sit on a row's own background."""
+    return Style(color=style.color, bold=style.bold, dim=style.dim, italic=style.italic,
+                 strike=style.strike, underline=style.underline, reverse=style.reverse)
+
+
+def text_segments(text: Text, console: Console) -> list[Segment]:
+    """``text`` as segments, its own base style included.
+
+    ``Text.render`` leaves the base style out when a text has no spans, so a row drawn with it
+    would lose its colours; the Line API widgets draw rows with this instead.
+    """
+    base = console.get_style(text.style) if text.style else None
+    return list(Segment.apply_style(text.render(console), style=base))

@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.widgets.safe_text import safe_text
+from tui.widgets.safe_text import safe_text, text_only, text_segments
 
 PRESET_KEYS: dict[str, tuple[str, str]] = {
     "all": ("a", "All parents"),
@@ -36,8 +36,8 @@ PRESET_KEYS: dict[str, tuple[str, str]] = {
 PRESET_GROUP = Binding.Group("Preset", compact=True)
 
 ROW_HEIGHT = 2
-FAMILY_WIDTH = 24
-SLOT_MIN = 26
+FAMILY_WIDTH = 22
+SLOT_MIN = 22
 
 
 @dataclass(frozen=True)
@@ -152,13 +152,13 @@ class SubsetGrid(ScrollView, can_focus=True):
     SubsetGrid {
         height: 1fr;
         scrollbar-gutter: stable;
-        & > .subset-grid--header { text-style: bold; color: $text-accent; background: $boost; }
+        & > .subset-grid--header { text-style: bold; color: $text-accent; background: $panel; }
         & > .subset-grid--family { text-style: bold; }
         & > .subset-grid--students { color: $text-muted; }
         & > .subset-grid--included { color: $text-success; }
         & > .subset-grid--excluded { color: $text-muted; }
         & > .subset-grid--detail { color: $text-muted; }
-        & > .subset-grid--alt { background: $boost; }
+        & > .subset-grid--alt { background: $surface; }
         & > .subset-grid--cursor { background: $surface-lighten-1; }
         &:focus > .subset-grid--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
         & > .subset-grid--empty { color: $text-muted; text-style: italic; }
@@ -217,11 +217,13 @@ class SubsetGrid(ScrollView, can_focus=True):
 
     def _update_virtual_size(self) -> None:
         slots = max(1, self.source.max_slots)
-        width = FAMILY_WIDTH + slots * self._slot_width()
+        needed = FAMILY_WIDTH + slots * self._slot_width()
+        width = needed if needed > self.scrollable_content_region.width else 0
         self.virtual_size = Size(width, len(self.source) * ROW_HEIGHT + 1)
 
     def on_mount(self) -> None:
         self._update_virtual_size()
+        self.call_after_refresh(self._update_virtual_size)
 
     def on_resize(self, event: events.Resize) -> None:
         self._update_virtual_size()
@@ -362,13 +364,15 @@ class SubsetGrid(ScrollView, can_focus=True):
         if style is None:
             if name == "base":
                 style = self.rich_style
-            else:
+            elif name in ("header", "alt", "cursor"):
                 style = self.get_component_rich_style(f"subset-grid--{name}")
+            else:  # text on whatever background the row has
+                style = text_only(self.get_component_rich_style(f"subset-grid--{name}"))
             self._styles[name] = style
         return style
 
     def _strip(self, text: Text, width: int, style: Style) -> Strip:
-        return Strip(list(text.render(self.app.console))).adjust_cell_length(width, style)
+        return Strip(text_segments(text, self.app.console)).adjust_cell_length(width, style)
 
     def render_line(self, y: int) -> Strip:
         self.painted += 1
@@ -445,14 +449,13 @@ class SubsetGrid(ScrollView, can_focus=True):
             return Text(" " * slot_w, style=base)
         slot = slots[index]
         state = self.source.state(row, index)
-        style = base
-        if row == self.cursor_row and index == min(self.cursor_slot, len(slots) - 1):
-            style = base + self._style("cursor")
+        cursor = row == self.cursor_row and index == min(self.cursor_slot, len(slots) - 1)
+        on_top = self._style("cursor") if cursor else Style()
         if sub == 0:
             mark = "[x]" if state.included else "[ ]"
             flag = "*" if state.overridden else " "
             look = self._style("included") if state.included else self._style("excluded")
-            text = Text(f"{mark}{flag}", style=style + look, no_wrap=True, end="")
+            text = Text(f"{mark}{flag}", style=base + look + on_top, no_wrap=True, end="")
             text.append_text(safe_text(slot.name, inner - 4, placeholder=f"person {slot.person_id}"))
             if not state.included:
                 text.stylize(Style(strike=True), 4)
@@ -463,7 +466,8 @@ class SubsetGrid(ScrollView, can_focus=True):
             if slot.custody:
                 bits.append("cust.")
             head = " ".join(bits)
-            text = Text("    ", style=style + self._style("detail"), no_wrap=True, end="")
+            text = Text("    ", style=base + self._style("detail") + on_top, no_wrap=True,
+                        end="")
             text.append_text(safe_text(head, inner - 4))
             room = inner - text.cell_len - 1
             if room > 3:

@@ -1,0 +1,160 @@
+"""Snapshots of every wizard screen on the seeded demo school: 100x32, the busiest also at 80x24.
+
+Regenerate after an intended change with ``pytest tests/test_tui_snapshots.py --snapshot-update``
+and look at the report before committing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from core.sync import service
+from store import Store, open_store
+from tests.tui_support import demo_store, make_app, settle, wait_for_text
+from tui.app import FactsyncApp
+
+SITE = "Lincoln PTA"
+BIG = (100, 32)
+SMALL = (80, 24)
+
+Step = tuple[Sequence[str], str] | Callable[[Pilot[Any]], Awaitable[None]]
+
+CONNECT: list[Step] = [(["enter"], "People read")]
+KIND: list[Step] = [*CONNECT, (["enter"], "One kind per site")]
+FETCH: list[Step] = [*KIND, (["p", "enter"], "Press Enter to go on")]
+CRITERIA: list[Step] = [*FETCH, (["enter"], "students match")]
+REVIEW: list[Step] = [*CRITERIA, (["enter"], "Preset All parents")]
+CONFLICTS: list[Step] = [*REVIEW, (["enter"], "left to decide")]
+DECISION: list[Step] = [*CONFLICTS, (["enter"], "Decide:")]
+PREVIEW: list[Step] = [*CONFLICTS, (["n"], "New accounts")]
+DRILL: list[Step] = [*PREVIEW, (["enter"], "without an account yet")]
+MERGE: list[Step] = [*PREVIEW, (["tab", "m"], "Merge after the sync")]
+SYNC: list[Step] = [*PREVIEW, (["s"], "Synced (run 1)")]
+
+
+def command(action: str, needle: str) -> Step:
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, FactsyncApp)
+        app.site = SITE
+        app.run_command_action(action)
+        await wait_for_text(pilot, needle)
+
+    return run
+
+
+def steps(*items: Step) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await wait_for_text(pilot, "Sites")
+        for item in items:
+            if callable(item):
+                await item(pilot)
+                continue
+            keys, needle = item
+            await pilot.press(*keys)
+            await wait_for_text(pilot, needle)
+        await settle(pilot)
+        for box in pilot.app.screen.query(Input):
+            box.cursor_blink = False
+        pilot.app.clear_notifications()
+        await settle(pilot)
+
+    return run
+
+
+def synced_store(tmp_path: Path, **setup: Any) -> Store:
+    """The demo store after a first parents sync (headless), then ``setup`` saved."""
+    store = demo_store(tmp_path)
+    service.save_setup(store, SITE, kind="parents")
+    asyncio.run(service.sync(store, SITE))
+    if setup:
+        service.save_setup(store, SITE, **setup)
+    return store
+
+
+FLOW = [
+    ("home", BIG, ()),
+    ("connect", BIG, CONNECT),
+    ("kind", BIG, KIND),
+    ("fetch", BIG, FETCH),
+    ("criteria", BIG, CRITERIA),
+    ("review_parents", BIG, REVIEW),
+    ("review_parents_preset", BIG, [*REVIEW, (["m", "down", "down", "space"], "by an override")]),
+    ("conflicts", BIG, CONFLICTS),
+    ("decision", BIG, DECISION),
+    ("preview", BIG, PREVIEW),
+    ("drill", BIG, DRILL),
+    ("merge_after_sync", BIG, MERGE),
+    ("sync", BIG, SYNC),
+    ("help", BIG, [(["f1"], "Keys")]),
+    ("new_site", BIG, [(["n"], "Who this site rosters")]),
+    ("home_small", SMALL, ()),
+    ("criteria_small", SMALL, CRITERIA),
+    ("review_parents_small", SMALL, REVIEW),
+    ("conflicts_small", SMALL, CONFLICTS),
+    ("preview_small", SMALL, PREVIEW),
+    ("sync_small", SMALL, SYNC),
+]
+
+
+@pytest.mark.parametrize(("name", "size", "path"), FLOW, ids=[f[0] for f in FLOW])
+def test_flow_screen(name: str, size: tuple[int, int], path: list[Step], tmp_path: Path,
+                     snap_compare: Any) -> None:
+    app = make_app(demo_store(tmp_path), tmp_path)
+    assert snap_compare(app, terminal_size=size, run_before=steps(*path))
+
+
+def test_walkthrough_on_review(tmp_path: Path, snap_compare: Any) -> None:
+    app = make_app(demo_store(tmp_path), tmp_path, walkthrough=True)
+    assert snap_compare(app, terminal_size=BIG, run_before=steps(*REVIEW, (["m"], "Mothers")))
+
+
+def test_home_without_sites(tmp_path: Path, snap_compare: Any) -> None:
+    app = make_app(open_store(tmp_path / "empty.db"), tmp_path)
+    assert snap_compare(app, terminal_size=SMALL, run_before=steps())
+
+
+def test_home_after_a_sync(tmp_path: Path, snap_compare: Any) -> None:
+    app = make_app(synced_store(tmp_path), tmp_path)
+    assert snap_compare(app, terminal_size=BIG, run_before=steps())
+
+
+def test_begin_sync_result(tmp_path: Path, snap_compare: Any) -> None:
+    app = make_app(synced_store(tmp_path), tmp_path)
+    assert snap_compare(app, terminal_size=BIG,
+                        run_before=steps((["s"], "Nothing to change")))
+
+
+def test_kind_fixed_after_a_sync(tmp_path: Path, snap_compare: Any) -> None:
+    app = make_app(synced_store(tmp_path), tmp_path)
+    assert snap_compare(app, terminal_size=BIG, run_before=steps(*KIND))
+
+
+def test_archive_confirmation(tmp_path: Path, snap_compare: Any) -> None:
+    app = make_app(synced_store(tmp_path, parents_preset="listed-first"), tmp_path)
+    assert snap_compare(app, terminal_size=BIG, run_before=steps(
+        command("preview", "Press Enter to go on"), (["enter"], "asked to confirm"),
+        (["s"], "Archive many accounts?"),
+    ))
+
+
+def test_invites(tmp_path: Path, snap_compare: Any) -> None:
+    app = make_app(synced_store(tmp_path), tmp_path)
+    assert snap_compare(app, terminal_size=BIG,
+                        run_before=steps(command("invites", "not invited yet")))
+
+
+def test_review_students(tmp_path: Path, snap_compare: Any) -> None:
+    store = demo_store(tmp_path)
+    service.save_setup(store, SITE, kind="students")
+    app = make_app(store, tmp_path)
+    assert snap_compare(app, terminal_size=BIG, run_before=steps(
+        command("review", "Press Enter to go on"), (["enter"], "to roster")))
