@@ -5,13 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.pilot import Pilot
 
 from core.sites import get_site
 from core.sync import service
 from core.sync.conflicts import Conflict
 from store.models import Account, HourEntry, Outbox, Site, SyncRun
-from tests.tui_support import demo_store, make_app, screen_text, settle, wait_for_text
+from tests.tui_support import (
+    demo_store,
+    make_app,
+    sandbox_transport,
+    screen_text,
+    settle,
+    wait_for_text,
+)
 from tui.screens.conflicts import ConflictsScreen
 from tui.screens.dialogs import ChoiceScreen, ConfirmScreen
 from tui.screens.review import ReviewParentsScreen
@@ -33,6 +41,14 @@ async def walk_to_review(pilot: Pilot[Any], kind_key: str = "p") -> None:
     await wait_for_text(pilot, "students match")
     await pilot.press("enter")
     await wait_for_text(pilot, "Review")
+
+
+async def paste(pilot: Pilot[Any], text: str) -> None:
+    """Paste into the focused field (what a terminal sends for Ctrl+Shift+V)."""
+    focused = pilot.app.focused
+    assert focused is not None
+    focused.post_message(events.Paste(text))
+    await pilot.pause()
 
 
 def sis_accounts(site: Site) -> list[Account]:
@@ -108,10 +124,14 @@ async def test_first_parents_sync_then_a_mass_archive_confirmation(tmp_path: Pat
         assert winner.email_key == (shared.email or "").strip().casefold()
         assert f"{plan.counts()['added']} new" in text
 
-        # second visit: listed-first only would archive a large share: confirm explicitly
+        # second visit, through the command palette: listed-first only would archive a large
+        # share of the accounts, which needs an explicit confirmation
         await pilot.press("enter")
         await wait_for_text(pilot, "Last sync")
-        await walk_to_review(pilot, kind_key="p")
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"Review", "enter")  # the roster read this session is reused
+        await wait_for_text(pilot, "Preset Mothers & fathers")
         await pilot.press("f")
         await wait_for_text(pilot, "Preset Listed first")
         await pilot.press("enter")
@@ -147,9 +167,15 @@ async def test_students_sync_on_a_second_site_made_from_the_kind_step(tmp_path: 
         await wait_for_text(pilot, "Connect to FACTS")
         assert app.site == "Lincoln PTA (students)"
         # type the sandbox address and its keys, as a person would
-        # the key field has the focus (the URL is prefilled); go up to change the URL first
-        await pilot.press("shift+tab", "end", "ctrl+u", *"sandbox:?families=300&seed=7")
-        await pilot.press("tab", *"SandboxKey", "tab", *"sandbox-subscription-key", "enter")
+        # the key field has the focus (the URL is prefilled); go up to change the URL first,
+        # then paste the address and the keys, as a person would
+        await pilot.press("shift+tab", "end", "ctrl+u")
+        await paste(pilot, "sandbox:?families=300&seed=7")
+        await pilot.press("tab")
+        await paste(pilot, "SandboxKey")
+        await pilot.press("tab")
+        await paste(pilot, "sandbox-subscription-key")
+        await pilot.press("enter")
         text = await wait_for_text(pilot, "API key        ••••xKey")
         assert "SandboxKey" not in text and "sandbox-subscription-key" not in text
         await pilot.press("enter")
@@ -180,7 +206,7 @@ async def test_students_sync_on_a_second_site_made_from_the_kind_step(tmp_path: 
 
 async def first_sync_headless(store: Any) -> service.SyncResult:
     service.save_setup(store, SITE, kind="parents")
-    return await service.sync(store, SITE)
+    return await service.sync(store, SITE, transport=sandbox_transport())
 
 
 async def test_resync_from_home_with_begin_sync(tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ async def test_read_only_key_says_hours_will_not_be_written_back(tmp_path: Path)
     site = add_site(store, "Read-only school")
     save_connection(store, site, base_url="sandbox:?families=40&seed=3&people=Read",
                     api_key=SANDBOX_API_KEY, subscription_key=SANDBOX_SUBSCRIPTION_KEY)
-    app = make_app(store, tmp_path)
+    app = make_app(store, tmp_path, shared_sandbox=False)
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(pilot)
         await pilot.press("enter")
@@ -96,7 +96,7 @@ async def test_escape_cancels_a_slow_read(tmp_path: Path) -> None:
                     api_key=SANDBOX_API_KEY, subscription_key=SANDBOX_SUBSCRIPTION_KEY,
                     plan="enterprise")
     service.save_setup(store, site, kind="parents")
-    app = make_app(store, tmp_path)
+    app = make_app(store, tmp_path, shared_sandbox=False)
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(pilot)
         app.site = "Slow school"

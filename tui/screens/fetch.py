@@ -133,6 +133,8 @@ Nothing is changed, here or in FACTS. **Escape** cancels the read.
         self.query_one("#fetch-bar", ProgressBar).update(total=len(STEPS.get(kind, ())) or None)
 
     def on_progressed(self, message: Progressed) -> None:
+        if self.done:
+            return  # a late progress message must not cover the result
         p = message.progress
         steps = STEPS.get(self.kind, ())
         if p.step in steps and p.step not in self.seen_steps:

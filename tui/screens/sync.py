@@ -142,6 +142,8 @@ People waiting on a conflict did not get an account yet: **c** opens the conflic
             self.apply(plan, self.flow.confirm_archive)
 
     def on_stage(self, message: Stage) -> None:
+        if self.finished or self.failed:
+            return  # a late progress message must not cover the result
         self.query_one("#sync-stage", Static).update(Text(message.text, style="bold"))
         self.query_one("#sync-bar", ProgressBar).update(progress=message.step)
 
