@@ -18,7 +18,10 @@ def keys_text(screen: Screen[object]) -> Text:
     seen: set[str] = set()
     for _key, active in screen.active_bindings.items():
         binding = active.binding
-        if not binding.description or binding.action in seen and not binding.show:
+        # factsync's own keys carry an id; Textual's generic ones (scrolling, copy) do not
+        if not binding.description or not binding.id or binding.system:
+            continue
+        if binding.action in seen:
             continue
         seen.add(binding.action)
         label = screen.app.get_key_display(binding)
