@@ -153,7 +153,8 @@ class FactsyncApp(App[None]):
                 return
             self.keys.append("typing…")
         else:
-            label = key_label(event.key)
+            printable = event.is_printable and event.character and event.key != "space"
+            label = event.character if printable and event.character else key_label(event.key)
             active = self.screen.active_bindings.get(event.key)
             if active is not None and active.binding.description:
                 label = f"{label} {active.binding.description}"

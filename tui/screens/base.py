@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from tui.services import Services, SiteFlow
 from tui.widgets.chrome import KeyStrip, StepHeader, WalkthroughPanel
@@ -73,5 +73,17 @@ class WizardScreen(Screen[R], Generic[R]):
         self.query_one(KeyStrip).show(list(self.fs_app.keys))
 
     def action_back(self) -> None:
+        if self.close_filter():
+            return
         if len(self.app.screen_stack) > 1:
             self.dismiss()
+
+    def close_filter(self) -> bool:
+        """Escape in a shown filter box clears and hides it first (True when it did)."""
+        for box in self.query("Input.filter").results(Input):
+            if box.display:
+                box.value = ""
+                box.display = False
+                self.focus_next()
+                return True
+        return False

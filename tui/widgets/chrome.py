@@ -82,8 +82,17 @@ class KeyStrip(Static):
     """
 
     def show(self, keys: Sequence[str]) -> None:
+        """The newest keys that fit, oldest on the left (older ones drop off the left edge)."""
+        room = (self.size.width or 80) - 7
+        kept: list[str] = []
+        for key in reversed(keys):
+            need = len(key) + 4
+            if kept and need > room:
+                break
+            kept.insert(0, key)
+            room -= need
         text = Text("Keys: ", style="bold", no_wrap=True, overflow="ellipsis", end="")
-        for i, key in enumerate(keys):
+        for i, key in enumerate(kept):
             if i:
                 text.append("  ")
             text.append(f" {key} ", style="reverse")
