@@ -16,7 +16,7 @@ from core.sites import add_site, list_sites
 from core.sync import service
 from store import open_store
 from store.models import Account, HourEntry, SyncRun
-from tests.tui_support import demo_store, make_app, screen_text, settle, wait_for_text
+from tests.tui_support import demo_roster, demo_store, make_app, screen_text, settle, wait_for_text
 from tui.screens.accounts import AccountsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.kind import KindScreen
@@ -148,3 +148,58 @@ def test_commands_are_registered_and_textual_loads_lazily() -> None:
     assert "--host" in serve and "127.0.0.1" in serve and "--port" in serve
     check = "import sys, core.cli, core.demo; assert 'textual' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", check], check=False).returncode == 0
+
+
+async def test_every_command_palette_entry_opens_its_screen(tmp_path: Path) -> None:
+    from tui import navigation
+    from tui.app import COMMAND_TABLE
+    from tui.screens.conflicts import ConflictsScreen
+    from tui.screens.connect import ConnectScreen
+    from tui.screens.criteria import CriteriaScreen
+    from tui.screens.families import FamiliesScreen
+    from tui.screens.fetch import FetchScreen
+    from tui.screens.history import HistoryScreen
+    from tui.screens.home import HomeScreen
+    from tui.screens.hours import HoursScreen
+    from tui.screens.invites import InvitesScreen
+    from tui.screens.preview import PreviewScreen
+    from tui.screens.review import ReviewParentsScreen
+    from tui.screens.sync import SyncScreen
+    from tui.screens.writeback import WriteBackScreen
+
+    expected: dict[str, type] = {
+        "home": HomeScreen, "connect": ConnectScreen, "kind": KindScreen,
+        "fetch": FetchScreen, "criteria": CriteriaScreen, "review": ReviewParentsScreen,
+        "conflicts": ConflictsScreen, "preview": PreviewScreen, "resync": SyncScreen,
+        "accounts": AccountsScreen, "hours": HoursScreen, "writeback": WriteBackScreen,
+        "history": HistoryScreen, "families": FamiliesScreen, "invites": InvitesScreen,
+        "help": HelpScreen,
+    }
+    store = demo_store(tmp_path)
+    service.save_setup(store, DEMO_SITE, kind="parents")
+    app = make_app(store, tmp_path)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await settle(pilot)
+        app.services.flow(DEMO_SITE).roster = demo_roster("parents")
+        for _title, _help, action in COMMAND_TABLE:
+            app.site = DEMO_SITE
+            app.run_command_action(action)
+            await settle(pilot)
+            if action in expected:
+                assert isinstance(app.screen, expected[action]), action
+            if action == "walkthrough":
+                assert app.walkthrough
+            if action == "new_site":
+                assert "New site" in screen_text(app)
+            if action == "sync":  # the plan is shown before anything is applied
+                assert isinstance(app.screen, PreviewScreen)
+            while len(app.screen_stack) > 1:
+                app.pop_screen()
+                await pilot.pause()
+            navigation.go_home(app)
+            await settle(pilot)
+
+
+def test_factsync_alone_takes_walkthrough() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0 and "--walkthrough" in result.output

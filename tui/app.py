@@ -88,7 +88,7 @@ COMMAND_TABLE: tuple[tuple[str, str, str], ...] = (
     ("Review", "The students list or the parent subset grid", "review"),
     ("Conflicts", "Shared, missing and taken emails", "conflicts"),
     ("Preview", "What the sync will do, and likely duplicates", "preview"),
-    ("Sync", "Apply the previewed plan", "sync"),
+    ("Sync", "Apply the plan (opens the preview; s syncs)", "sync"),
     ("Accounts", "Search accounts, merge two", "accounts"),
     ("Hours", "Approve or reject pending hours", "hours"),
     ("Write-back", "Hours owed to FACTS: outbox, failures, retry", "writeback"),

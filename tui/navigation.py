@@ -122,6 +122,8 @@ def run(app: FactsyncApp, action: str) -> None:
     if action in SIDE:
         open_side(app, site, action)
         return
+    if action == "sync":
+        action = "preview"  # Sync applies the plan the admin is looking at: show it first
     screen = screen_for(app.services, site, action)
     if screen is None:
         app.notify("Preview the plan first: Sync applies the plan the Preview showed.",

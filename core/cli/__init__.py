@@ -12,11 +12,12 @@ from core.cli import app_cmds, hours_cmds, sandbox_cmd, sync_cmds
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--walkthrough", is_flag=True, help=app_cmds.WALKTHROUGH_HELP)
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, walkthrough: bool) -> None:
     """factsync: roster FACTS SIS students or parents into a volunteer-hours site."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(app_cmds.wizard)
+        ctx.invoke(app_cmds.wizard, walkthrough=walkthrough)
 
 
 for module in (sandbox_cmd, sync_cmds, hours_cmds, app_cmds):
