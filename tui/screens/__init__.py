@@ -1,0 +1,1 @@
+"""The wizard's screens: one per step of the sync, and the screens beside the flow."""
