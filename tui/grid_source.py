@@ -13,8 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from core.sync.grid import FamilyRow
-from core.sync.selection import Candidate
-from core.sync.selection import _parent_reason as parent_reason
+from core.sync.selection import Candidate, parent_reason
 from core.sync.setup import RELATIONSHIP_GROUPS, SetupDoc
 from tui.widgets.safe_text import clean_display
 from tui.widgets.subset_grid import Change, GridSlot, SlotState, Totals

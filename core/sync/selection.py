@@ -281,12 +281,12 @@ def _parents(
             custody=any(bool(ln.custody) for ln in live),
             student_ids=tuple(sorted({ln.studentID for ln in live})),
         )
-        reason = _parent_reason(cand, setup, allowed)
+        reason = parent_reason(cand, setup, allowed)
         out.append(_replace(cand, included=False, reason=reason) if reason else cand)
     return out
 
 
-def _parent_reason(cand: Candidate, setup: SetupDoc, allowed: set[str]) -> str:
+def parent_reason(cand: Candidate, setup: SetupDoc, allowed: set[str]) -> str:
     """Why the subset rules leave a parent out ('' when kept). Overrides win over presets."""
     fid = _family_excluded(setup, cand.family_ids)
     if fid is not None:
