@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar, cast
 
 from rich.text import Text
@@ -11,7 +12,10 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from tui.services import Services, SiteFlow
+from core.sites import SiteError
+from core.sync import service
+from core.sync.plan import SyncPlan
+from tui.services import Services, SiteFlow, error_text
 from tui.widgets.chrome import KeyStrip, StepHeader, WalkthroughPanel
 
 if TYPE_CHECKING:
@@ -22,6 +26,22 @@ R = TypeVar("R")
 
 class WizardScreen(Screen[R], Generic[R]):
     """A screen of the wizard. Subclasses fill :meth:`body` and name their step."""
+
+    def plan_then(self, show: Callable[[SyncPlan], None]) -> None:
+        """Plan from the fetched roster (in a thread worker), keep it on the flow, then show it.
+
+        Review, Conflicts and Preview all need the current plan; one copy of how it is made.
+        """
+        roster = self.flow.roster
+        assert roster is not None
+        try:
+            plan = service.make_plan(self.services.store, self.flow.site, roster)
+        except SiteError as err:
+            self.app.call_from_thread(self.notify, error_text(err), severity="error",
+                                      markup=False)
+            return
+        self.flow.plan = plan
+        self.app.call_from_thread(show, plan)
 
     TITLE_TEXT: ClassVar[str] = ""
     STEP: ClassVar[str | None] = None

@@ -189,16 +189,7 @@ People in a conflict wait; everyone else syncs. **n** goes on to the preview.
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def replan(self) -> None:
-        roster = self.flow.roster
-        assert roster is not None
-        try:
-            plan = service.make_plan(self.services.store, self.flow.site, roster)
-        except SiteError as err:
-            self.app.call_from_thread(self.notify, error_text(err), severity="error",
-                                      markup=False)
-            return
-        self.flow.plan = plan
-        self.app.call_from_thread(self._show, plan)
+        self.plan_then(self._show)
 
     def _show(self, plan: SyncPlan) -> None:
         self.plan = plan

@@ -12,14 +12,12 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from core.sites import SiteError
-from core.sync import service
 from core.sync.plan import Action, Duplicate, PlanItem, SyncPlan
 from tui import navigation
 from tui.screens.base import WizardScreen
 from tui.screens.dialogs import ChoiceScreen, ConfirmScreen
 from tui.screens.drill import DrillScreen
-from tui.services import Services, error_text, plural
+from tui.services import Services, plural
 from tui.widgets.lazy_table import Column, LazyTable
 from tui.widgets.safe_text import safe_text
 
@@ -170,16 +168,7 @@ confirm and shown who. **s** runs the sync.
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def replan(self) -> None:
-        roster = self.flow.roster
-        assert roster is not None
-        try:
-            plan = service.make_plan(self.services.store, self.flow.site, roster)
-        except SiteError as err:
-            self.app.call_from_thread(self.notify, error_text(err), severity="error",
-                                      markup=False)
-            return
-        self.flow.plan = plan
-        self.app.call_from_thread(self._show, plan)
+        self.plan_then(self._show)
 
     def _show(self, plan: SyncPlan) -> None:
         self.plan = plan

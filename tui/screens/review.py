@@ -310,16 +310,7 @@ or **waits** (a conflict to decide next). **/** filters by name, email or grade.
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
-        roster = self.flow.roster
-        assert roster is not None
-        try:
-            plan = service.make_plan(self.services.store, self.flow.site, roster)
-        except SiteError as err:
-            self.app.call_from_thread(self.notify, error_text(err), severity="error",
-                                      markup=False)
-            return
-        self.flow.plan = plan
-        self.app.call_from_thread(self._loaded, plan)
+        self.plan_then(self._loaded)
 
     def _loaded(self, plan: SyncPlan) -> None:
         order = {"conflict": 0, "add": 1, "link": 2, "update": 3, "restore": 4, "unchanged": 5,
