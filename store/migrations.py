@@ -14,7 +14,27 @@ from store.models import ALL_MODELS, SchemaVersion
 
 
 def _v1_initial(db: pw.Database) -> None:
-    db.create_tables([m for m in ALL_MODELS if m is not SchemaVersion])
+    db.create_tables([m for m in ALL_MODELS if m is not SchemaVersion], safe=True)
+
+
+def add_missing_columns(db: pw.Database, model: type[pw.Model], *names: str) -> list[str]:
+    """Add the model's fields ``names`` to its table where they are missing; returns those added.
+
+    Steps after v1 use this (and ``create_tables(..., safe=True)`` for new tables) so that each is
+    idempotent: v1 creates a fresh store from the current models, so a later step finds its columns
+    already there, while an older store gets them added.
+    """
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as run
+
+    table = model._meta.table_name
+    present = {c.name for c in db.get_columns(table)}
+    fields = [model._meta.fields[n] for n in names]
+    missing = [f for f in fields if f.column_name not in present]
+    if missing:
+        migrator = SchemaMigrator.from_database(db)
+        run(*(migrator.add_column(table, f.column_name, f) for f in missing))
+    return [f.name for f in missing]
 
 
 MIGRATIONS: list[tuple[int, Callable[[pw.Database], None]]] = [
