@@ -1,8 +1,16 @@
-"""pydantic models of the FACTS SIS records factsync reads and writes.
+"""pydantic models of the FACTS SIS records factsync reads and writes: the typed contract.
 
-Field names are spelled exactly as FACTS spells them (``parentID``, ``familyId`` vs ``familyID``),
-so a model dumps back to the same JSON the API serves. FACTS pads blank text with spaces and adds
-fields over time: strings are trimmed, and unknown fields are kept rather than rejected.
+Field names, types and requiredness follow the Swagger digest (``facts-openapi-subset.json``,
+``extends`` chains included); ``tests/test_models_subset.py`` walks both and fails on any drift.
+A required field is never ``None`` (flags keep a default so a body we build needs not name them);
+every other field is optional and takes ``None``.
+Names are spelled exactly as FACTS spells them (``parentID``, ``familyId`` vs ``familyID``), so a
+model dumps back to the JSON the API serves. FACTS pads blank text with spaces, sends ``null``
+where the Swagger says string or date, and adds fields over time: strings are trimmed, optional
+fields take ``None``, numbers sent where text is expected become text, unknown fields are kept.
+
+The roster fetch does not build these (it keeps slim records, ``core.facts.records``); they type
+the service-hours rows and the sandbox's own validation.
 """
 
 from __future__ import annotations
@@ -16,13 +24,14 @@ T = TypeVar("T")
 
 
 class FactsModel(BaseModel):
-    """Base: tolerate unknown fields, trim padded strings."""
+    """Base: tolerate unknown fields, trim padded strings, take numbers where text is expected."""
 
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="allow", str_strip_whitespace=True, populate_by_name=True, coerce_numbers_to_str=True
+    )
 
 
-class PersonVM(FactsModel):
-    personId: int
+class CreatePersonBaseDto(FactsModel):
     firstName: str | None = None
     lastName: str | None = None
     middleName: str | None = None
@@ -41,14 +50,39 @@ class PersonVM(FactsModel):
     birthdate: datetime | None = None
     pathToPicture: str | None = None
     legacyPersonId: str | None = None
+
+
+class PersonVM(CreatePersonBaseDto):
+    personId: int
     hasProfilePicture: bool = False
 
 
 class AddressVM(FactsModel):
-    addressID: int | None = None
+    addressID: int
+    address1: str | None = Field(default=None, max_length=255)
+    address2: str | None = Field(default=None, max_length=255)
+    city: str | None = Field(default=None, max_length=255)
+    state: str | None = Field(default=None, max_length=255)
+    zip: str | None = Field(default=None, max_length=255)
+    country: str | None = Field(default=None, max_length=255)
+    modifiedBy: int | None = None
+    modifiedDate: datetime | None = None
+    greeting1: str | None = Field(default=None, max_length=128)
+    greeting2: str | None = Field(default=None, max_length=128)
+    greeting3: str | None = Field(default=None, max_length=128)
+    greeting4: str | None = Field(default=None, max_length=128)
+    greeting5: str | None = Field(default=None, max_length=128)
+    newStudentInquiryID: int | None = None
 
 
 class DemographicsModel(FactsModel):
+    person: PersonVM | None = None
+    address: AddressVM | None = None
+
+
+class DemographicDtoOut(FactsModel):
+    """The same shape as DemographicsModel, under the name the ParentStudent list uses."""
+
     person: PersonVM | None = None
     address: AddressVM | None = None
 
@@ -71,30 +105,41 @@ class StudentLockerModel(FactsModel):
     name: str | None = None
 
 
-class StudentModelV1_3(FactsModel):
+class StudentRequestV1_1(FactsModel):
+    school: StudentSchoolModel | None = None
+    locker: list[StudentLockerModel] | None = None
+    configSchoolId: int = 0
+    studentUDID: str | None = None
+
+
+class StudentModelV1_3(StudentRequestV1_1):
     personStudentId: int
     studentId: int
-    configSchoolId: int = 0
     schoolCode: str | None = None
-    studentUDID: str | None = None
     classYear: str | None = None
     advisorId: str | None = None
     gender: str | None = None
     birthdate: str | None = None
     homeroom: str | None = None
     busOrCarpool: str | None = None
-    school: StudentSchoolModel | None = None
-    locker: list[StudentLockerModel] | None = None
     demographics: DemographicsModel | None = None
 
 
-class ParentStudentVM_V1_1(FactsModel):
-    id: int | None = None
+class EntityOfString(FactsModel):
+    id: str | None = None
+    """A string (FACTS's ``EntityOfString``): never rely on it being a number."""
+
+
+class DomainEntity(EntityOfString):
+    pass
+
+
+class ParentStudentEntity(DomainEntity):
     parentID: int
     studentID: int
-    relationship: str | None = None
     custody: bool | None = None
     correspondence: bool | None = None
+    relationship: str | None = None
     grandparent: bool | None = None
     emergencyContact: bool | None = None
     reportCard: bool | None = None
@@ -102,7 +147,10 @@ class ParentStudentVM_V1_1(FactsModel):
     pickUp: bool | None = None
     parentsWeb: bool | None = None
     reEnroll: bool | None = None
-    demographics: DemographicsModel | None = None
+
+
+class ParentStudentVM_V1_1(ParentStudentEntity):
+    demographics: DemographicDtoOut | None = None
 
 
 class PersonFamilyVM(FactsModel):
@@ -116,49 +164,65 @@ class PersonFamilyVM(FactsModel):
     factsCustomer: bool = False
 
 
-class FamilyConfigVmOutV1_1(FactsModel):
-    familyID: int
+class FamilyConfigVmInV1_1(FactsModel):
     familyName: str | None = None
-    familyName2: str | None = None
-    familyNameBP: str | None = None
-    familyLetter: str | None = None
-    familyUDID: str | None = None
     enableWeb: bool | None = None
     unlisted: int | None = None
     note: str | None = None
-    accounting: bool | None = None
-    accountingCode: str | None = None
-    parentsWebFinancialBlock: bool = False
     modifiedBy: int | None = None
     modifiedDate: datetime | None = None
+    familyNameBP: str | None = None
+    parentsWebFinancialBlock: bool = False
+    familyUDID: str | None = None
+    familyName2: str | None = None
+    familyLetter: str | None = None
+    accounting: bool | None = None
+    accountingCode: str | None = None
 
 
-class SchoolYearModel(FactsModel):
-    yearId: int
+class FamilyConfigVmOutV1_1(FamilyConfigVmInV1_1):
+    familyID: int
+
+
+class SchoolYearRequest(FactsModel):
     yearName: str | None = None
-    firstDay: datetime | None = None
-    lastDay: datetime | None = None
-    schoolCode: str | None = None
     allowInquiry: bool | None = None
     blockAcademicYear: bool = False
 
 
-class SchoolConfigVmOut(FactsModel):
-    configSchoolID: int
+class SchoolYearModel(SchoolYearRequest):
+    yearId: int
+    firstDay: datetime | None = None
+    lastDay: datetime | None = None
     schoolCode: str | None = None
-    schoolName: str | None = None
-    districtName: str | None = None
-    defaultYearId: int | None = None
-    nextYearId: int | None = None
+
+
+class SchoolConfigVmIn(FactsModel):
+    fax: str | None = None
+    phone: str | None = None
+
+
+class SchoolConfigVmOut(SchoolConfigVmIn):
     active: bool = True
-    schoolLMS: bool = False
     address: str | None = None
     city: str | None = None
+    configSchoolID: int
+    defaultTermId: int | None = None
+    defaultYearId: int | None = None
+    districtName: str | None = None
+    email: str | None = None
+    modifiedBy: int | None = None
+    modifiedDate: datetime | None = None
+    nextYearId: int | None = None
+    parentAlert: bool | None = None
+    pwTermID: int | None = None
+    pwTermID2: int | None = None
+    pwYearID: int | None = None
+    schoolCode: str | None = None
+    schoolLMS: bool = False
+    schoolName: str | None = None
     state: str | None = None
     zip: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    fax: str | None = None
 
 
 class StudentServiceHoursModel(FactsModel):
@@ -174,10 +238,16 @@ class StudentServiceHoursModel(FactsModel):
     createdBy: int | None = None
 
 
+class ServiceHoursModel(StudentServiceHoursModel):
+    """What PUT /Parents/ServiceHours/{id} answers: the row and the school year it falls in."""
+
+    yearId: int | None = None
+
+
 class PagedResult(FactsModel, Generic[T]):
     """The envelope of every FACTS list GET. ``nextPage`` is absolute, and ``""`` on the last page."""
 
-    results: list[T] = Field(default_factory=list)
+    results: list[T] | None = Field(default_factory=list)
     currentPage: int = 1
     pageCount: int = 0
     pageSize: int = 0
@@ -189,14 +259,14 @@ class PagedResult(FactsModel, Generic[T]):
 
 
 class GatewayError(FactsModel):
-    """Azure API Management shape: 401 keys, 429 rate limit, 403 quota, 404 route."""
+    """Azure API Management shape (not in FACTS's Swagger): 401 keys, 429, 403 quota, 404 route."""
 
     statusCode: int
     message: str
 
 
 class ProblemDetails(FactsModel):
-    """ASP.NET shape: 403 scope, 500 unknown filter/sort field ("<name> not found.")."""
+    """ASP.NET shape: 403 scope, 500 errors. Live FACTS may send a bare stack trace instead."""
 
     type: str | None = None
     title: str | None = None
