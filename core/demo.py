@@ -26,14 +26,7 @@ from pathlib import Path
 from core.accounts import add_account
 from core.connection import check_connection, save_connection
 from core.facts.errors import FactsError
-from core.facts.models import (
-    FamilyConfigVmOutV1_1,
-    ParentStudentVM_V1_1,
-    PersonFamilyVM,
-    PersonVM,
-    SchoolConfigVmOut,
-    StudentModelV1_3,
-)
+from core.facts.fetch import roster_from_tables
 from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from core.facts.sandbox import School, generate_school
 from core.hours import add_entry
@@ -60,18 +53,7 @@ class DemoAccount:
 
 def roster_from_school(school: School, kind: str = "parents") -> Roster:
     """The Roster a fetch of ``school`` would give, without HTTP (demo data, benchmarks)."""
-    return Roster(
-        students=[StudentModelV1_3.model_validate(s) for s in school.students],
-        people={p["personId"]: PersonVM.model_validate(p) for p in school.people},
-        parent_links=[ParentStudentVM_V1_1.model_validate(x) for x in school.parentStudent],
-        person_families=[PersonFamilyVM.model_validate(x) for x in school.personFamily],
-        families={
-            f["familyID"]: FamilyConfigVmOutV1_1.model_validate(f) for f in school.families
-        },
-        schools=[SchoolConfigVmOut.model_validate(s) for s in school.schoolConfigurations],
-        announced_students=len(school.students),
-        kind=kind,
-    )
+    return roster_from_tables(school.to_json(), kind)
 
 
 def _plain(it: PlanItem) -> bool:

@@ -2,35 +2,43 @@
 
 ``fetch_roster`` (in ``core.facts.fetch``) fills it with the fewest requests; everything after it
 (selection, conflicts, plan) reads only this value, so planning is pure and testable without HTTP.
+Records FACTS sent but factsync could not read are listed in ``unreadable``: they are left out,
+the accounts they concern are held as they are, and too many of them stop the sync.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
-from core.facts.models import (
-    FamilyConfigVmOutV1_1,
-    ParentStudentVM_V1_1,
-    PersonFamilyVM,
-    PersonVM,
-    SchoolConfigVmOut,
-    SchoolYearModel,
-    StudentModelV1_3,
+from core.facts.records import (
+    Family,
+    Membership,
+    ParentLink,
+    Person,
+    School,
+    SchoolYear,
+    Student,
+    Unreadable,
 )
+
+UNREADABLE_SHARE = 0.05
+"""More unreadable rows than this share of any one table stops the sync: FACTS changed, not the school."""
 
 
 @dataclass
 class Roster:
     """FACTS records as fetched. ``people`` is keyed by personId; lists keep FACTS's order."""
 
-    students: list[StudentModelV1_3] = field(default_factory=list)
-    people: dict[int, PersonVM] = field(default_factory=dict)
-    parent_links: list[ParentStudentVM_V1_1] = field(default_factory=list)
-    person_families: list[PersonFamilyVM] = field(default_factory=list)
-    families: dict[int, FamilyConfigVmOutV1_1] = field(default_factory=dict)
-    school_years: list[SchoolYearModel] = field(default_factory=list)
-    schools: list[SchoolConfigVmOut] = field(default_factory=list)
+    students: list[Student] = field(default_factory=list)
+    people: dict[int, Person] = field(default_factory=dict)
+    parent_links: list[ParentLink] = field(default_factory=list)
+    person_families: list[Membership] = field(default_factory=list)
+    families: dict[int, Family] = field(default_factory=dict)
+    school_years: list[SchoolYear] = field(default_factory=list)
+    schools: list[School] = field(default_factory=list)
     announced_students: int | None = None
     """``rowCount`` FACTS announced for the student query: a shorter list is a failed fetch."""
     kind: str = ""
@@ -38,3 +46,41 @@ class Roster:
     requests: int = 0
     """FACTS requests the fetch took (the progress screen and the bench report it)."""
     fetched_at: datetime | None = None
+    unreadable: list[Unreadable] = field(default_factory=list)
+    """Records left out because they cannot be read, each naming resource, key, field, problem."""
+    rows_read: dict[str, int] = field(default_factory=dict)
+    """Rows of each resource that were read (readable or not): the yardstick of the 5% stop."""
+
+    @cached_property
+    def held_person_ids(self) -> frozenset[int]:
+        """People whose FACTS person, student, link or family record was unreadable this run:
+        their accounts are neither archived nor changed. A record whose own key is unreadable may
+        concern anyone, so people whose memberships now point at nobody are held too."""
+        held = {pid for u in self.unreadable for pid in u.person_ids}
+        families = {fid for u in self.unreadable for fid in u.family_ids}
+        if families:
+            held |= {m.personId for m in self.person_families if m.familyId in families}
+        if self.key_unreadable:
+            known = set(self.people) | {s.studentId for s in self.students}
+            held |= {m.personId for m in self.person_families if m.personId not in known}
+        return frozenset(held)
+
+    @property
+    def key_unreadable(self) -> bool:
+        """Some record's own key could not be read: who it was is unknown."""
+        return any(u.key_unreadable for u in self.unreadable)
+
+    def unreadable_stop(self) -> str | None:
+        """Why nothing may be applied (too many unreadable rows in one table), or None."""
+        counts = Counter(u.resource for u in self.unreadable)
+        for resource, count in counts.most_common():
+            rows = max(self.rows_read.get(resource, 0), count)
+            if count > rows * UNREADABLE_SHARE:
+                examples = [str(u) for u in self.unreadable if u.resource == resource][:2]
+                return (
+                    f"{count} of {rows} {resource} records from FACTS cannot be read (more than "
+                    f"{UNREADABLE_SHARE:.0%}), e.g. " + "; ".join(examples) + ". Nothing was "
+                    "changed: this looks like a change in FACTS, not in the school. Ask FACTS "
+                    "support, and list them all with 'factsync sync SITE --dry-run --report FILE'."
+                )
+        return None

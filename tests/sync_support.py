@@ -8,13 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.connection import save_connection
-from core.facts.models import (
-    FamilyConfigVmOutV1_1,
-    ParentStudentVM_V1_1,
-    PersonFamilyVM,
-    PersonVM,
-    StudentModelV1_3,
-)
+from core.facts.fetch import roster_from_tables
 from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from core.facts.sandbox import Sandbox, SandboxConfig, School
 from core.roster import Roster
@@ -82,14 +76,7 @@ def build_school(families: dict[int, list[Member]]) -> dict[str, list[dict[str, 
 
 def roster_of(tables: dict[str, list[dict[str, Any]]]) -> Roster:
     """The Roster a fetch of these tables yields (without HTTP), for pure planner tests."""
-    return Roster(
-        students=[StudentModelV1_3.model_validate(s) for s in tables["students"]],
-        people={p["personId"]: PersonVM.model_validate(p) for p in tables["people"]},
-        parent_links=[ParentStudentVM_V1_1.model_validate(x) for x in tables["parentStudent"]],
-        person_families=[PersonFamilyVM.model_validate(x) for x in tables["personFamily"]],
-        families={f["familyID"]: FamilyConfigVmOutV1_1.model_validate(f) for f in tables["families"]},
-        announced_students=len(tables["students"]),
-    )
+    return roster_from_tables(tables, "parents")
 
 
 # --- a store + site + in-process sandbox, for scenario tests -------------------------------------

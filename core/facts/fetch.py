@@ -1,41 +1,44 @@
-"""Fetch a Roster snapshot from FACTS with the fewest requests.
+"""Fetch a Roster snapshot from FACTS with the fewest requests, one page at a time.
 
-Every table is read with 6,000-row pages. The first page of each whole table is requested at once,
-alongside the students; it tells how many pages the whole table would take, and the rest of the
-table is read only when that is cheaper than ``id==1|2|3`` batches of the ids actually needed
-(otherwise the batches are read and the probe page is the only waste). Whatever is read is checked
-against the ``rowCount`` FACTS announced, so a short answer fails loudly instead of archiving people.
+The first page of each whole table is requested at once, alongside the students; it tells how
+big the table is, and the rest of the table is read only when that is cheaper than
+``id==1|2|3`` batches of the ids actually needed (otherwise the batches are read and the probe
+page is the only waste). Big tables are read in bigger pages, so a live tenant's history costs a
+few large requests instead of a minute's rate budget. Whatever is read is checked against the
+``rowCount`` FACTS announced, so a short answer fails loudly instead of archiving people.
+
+Each page is turned into slim records (``core.facts.records``) as it arrives: rows the roster does
+not need are dropped before they are validated, and a row that cannot be read is listed as
+unreadable instead of failing the fetch. :func:`roster_from_tables` does the same without HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Collection, Coroutine
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel
-
+from core.facts import records as rec
 from core.facts import sieve
 from core.facts.client import MAX_PAGE_SIZE, ClientEvent, FactsClient, RequestDone, gather_all
 from core.facts.errors import IncompleteData
-from core.facts.models import (
-    FamilyConfigVmOutV1_1,
-    ParentStudentVM_V1_1,
-    PersonFamilyVM,
-    PersonVM,
-    SchoolConfigVmOut,
-    SchoolYearModel,
-    StudentModelV1_3,
-)
+from core.facts.records import Resource, Unreadable, as_id, read_rows
 from core.roster import Roster
 
-M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+R = TypeVar("R")
 RosterKind = Literal["students", "parents"]
 Envelope = dict[str, Any]
+Row = Any
+
+PAGES_PER_TABLE = 4
+"""A whole table is read in at most this many pages (each at least MAX_PAGE_SIZE rows)..."""
+MAX_ROWS_PER_PAGE = 50_000
+"""...unless that makes pages bigger than this and the plan's minute budget allows more pages."""
 
 
 @dataclass(frozen=True)
@@ -53,17 +56,81 @@ ProgressCallback = Callable[[FetchProgress], None]
 
 @dataclass(frozen=True)
 class _Table:
-    """A FACTS list and the column used to batch it by id (its Sieve filter name)."""
+    """A FACTS list, the column used to batch it by id (its Sieve filter name), its records."""
 
     label: str
     path: str
     id_field: str
+    resource: Resource[Any]
 
 
-PARENT_LINKS = _Table("parent links", "/People/ParentStudent", "studentID")
-MEMBERSHIPS = _Table("family memberships", "/People/PersonFamily", "personId")
-FAMILIES = _Table("families", "/Families", "familyID")
-PEOPLE = _Table("people", "/People", "personId")
+STUDENTS = _Table("students", "/Students", "studentId", rec.STUDENTS)
+PARENT_LINKS = _Table("parent links", "/People/ParentStudent", "studentID", rec.PARENT_LINKS)
+MEMBERSHIPS = _Table("family memberships", "/People/PersonFamily", "personId", rec.MEMBERSHIPS)
+FAMILIES = _Table("families", "/Families", "familyID", rec.FAMILIES)
+PEOPLE = _Table("people", "/People", "personId", rec.PEOPLE)
+SCHOOL_YEARS = _Table("school years", "/SchoolYears", "yearId", rec.SCHOOL_YEARS)
+SCHOOLS = _Table("schools", "/SchoolConfigurations", "configSchoolID", rec.SCHOOLS)
+STUDENT_PARAMS = {"includes": "demographics"}
+
+
+def page_size_for(row_count: int, per_minute: int) -> int:
+    """Rows per page for reading a whole table of ``row_count`` rows under a per-minute budget."""
+    if row_count <= MAX_PAGE_SIZE * PAGES_PER_TABLE:
+        return MAX_PAGE_SIZE
+    budget = max(1, per_minute // 8)  # one table may take an eighth of the minute's requests
+    target = min(PAGES_PER_TABLE, budget)
+    size = math.ceil(row_count / target)
+    if size > MAX_ROWS_PER_PAGE and budget > target:
+        size = max(MAX_ROWS_PER_PAGE, math.ceil(row_count / budget))
+    return max(MAX_PAGE_SIZE, size)
+
+
+@dataclass
+class _Reader:
+    """Turns raw rows into records and keeps what could not be read (shared by fetch and tests)."""
+
+    unreadable: list[Unreadable] = field(default_factory=list)
+    rows_read: Counter[str] = field(default_factory=Counter)
+
+    def take(
+        self,
+        table: _Table,
+        rows: Sequence[Row],
+        page: int | None = None,
+        wanted: Collection[int] | None = None,
+    ) -> list[Any]:
+        """Records of ``rows`` whose id is ``wanted`` (all when None); rows with an unreadable
+        id are kept for validation, so they are reported rather than silently dropped."""
+        if wanted is not None:
+            rows = [r for r in rows if _needed(r, table.id_field, wanted)]
+        records, bad = read_rows(table.resource, rows, page)
+        self.rows_read[table.resource.name] += len(rows)
+        self.unreadable.extend(bad)
+        return records
+
+    def students(
+        self, rows: Sequence[Row], page: int | None = None
+    ) -> tuple[list[rec.Student], dict[int, rec.Person]]:
+        """Students, and the people their demographics carried (an unreadable one is read again
+        from /People, where it is reported if it is unreadable there too)."""
+        rows_ = self.take(STUDENTS, rows, page)
+        students = [rec.Student(r.studentId, r.schoolCode, r.school) for r in rows_]
+        embedded = [
+            d["person"]
+            for r in rows_
+            if isinstance(d := r.demographics, dict) and isinstance(d.get("person"), dict)
+        ]
+        persons, _ = read_rows(rec.PEOPLE, embedded)
+        ids = {s.studentId for s in students}
+        return students, {p.personId: p for p in persons if p.personId in ids}
+
+
+def _needed(row: Row, id_field: str, wanted: Collection[int]) -> bool:
+    if not isinstance(row, dict):
+        return True
+    value = as_id(row.get(id_field))
+    return value is None or value in wanted
 
 
 class _Fetch:
@@ -74,6 +141,9 @@ class _Fetch:
         self.on_progress = on_progress
         self.step = "starting"
         self.tasks: list[asyncio.Task[Any]] = []
+        self.reader = _Reader()
+        self.student_people: dict[int, rec.Person] = {}
+        self.announced: dict[str, int] = {}
         start = client.stats
         self._base = (start.requests, start.records, start.rate_limit_waits)
 
@@ -106,66 +176,103 @@ class _Fetch:
     def requests(self) -> int:
         return self.client.stats.requests - self._base[0]
 
-    def first_page(self, table: _Table) -> asyncio.Task[list[Envelope]]:
+    def first_page(self, table: _Table) -> asyncio.Task[Envelope]:
         """Start reading page 1 of the whole table (it doubles as the size probe)."""
-        return self.spawn(self._pages(table, None, 1, 1))
+        return self.spawn(self._page(table, None, 1, MAX_PAGE_SIZE))
 
     async def rows_for_ids(
-        self,
-        table: _Table,
-        model: type[M],
-        ids: Collection[int],
-        first: Awaitable[list[Envelope]] | None,
-    ) -> list[M]:
-        """Rows whose ``table.id_field`` is in ``ids``: rest of the whole table, or id batches.
+        self, table: _Table, ids: Collection[int], first: Awaitable[Envelope] | None
+    ) -> list[Any]:
+        """Records whose ``table.id_field`` is in ``ids``: the whole table, or id batches.
 
         Without a probe page (``first`` None) the batches are read directly.
         """
-        probe = (await first)[0] if first is not None else None
+        probe = await first if first is not None else None
         if not ids:
             return []
+        wanted = set(ids)
         batches = math.ceil(len(ids) / sieve.MAX_IDS_PER_FILTER)
-        if probe is not None and int(probe.get("pageCount") or 0) - 1 <= batches:
-            rows = await self._complete(table, None, probe)
-            wanted = set(ids)
-            rows = [r for r in rows if _int(r.get(table.id_field)) in wanted]
-        else:
-            terms = sieve.id_filters(table.id_field, sorted(ids))
-            chunks = await gather_all(self._read(table, term) for term in terms)
-            rows = [r for chunk in chunks for r in chunk]
+        out: list[Any] = []
+        if probe is not None:
+            row_count = int(probe.get("rowCount") or 0)
+            size = page_size_for(row_count, self.client.limits.per_minute)
+            pages = math.ceil(row_count / size)
+            cost = pages - 1 if size == MAX_PAGE_SIZE else pages
+            if cost <= batches:
+                if size != MAX_PAGE_SIZE:
+                    probe = await self._page(table, None, 1, size)
+                out = await self._whole(table, probe, size, wanted)
+                self.report(table.label)
+                return out
+        del probe
+        terms = sieve.id_filters(table.id_field, sorted(ids))
+        chunks = await gather_all(self._read(table, term) for term in terms)
         self.report(table.label)
-        return [model.model_validate(r) for r in rows]
+        return [r for chunk in chunks for r in chunk]
 
-    async def _read(self, table: _Table, term: str | None) -> list[dict[str, Any]]:
-        first = (await self._pages(table, term, 1, 1))[0]
-        return await self._complete(table, term, first)
+    async def read_all(self, table: _Table, params: dict[str, str] | None = None) -> list[Any]:
+        """Every row of a list FACTS serves whole (students, school years, schools)."""
+        first = await self._page(table, None, 1, MAX_PAGE_SIZE, params)
+        row_count = int(first.get("rowCount") or 0)
+        size = page_size_for(row_count, self.client.limits.per_minute)
+        if size != MAX_PAGE_SIZE:
+            first = await self._page(table, None, 1, size, params)
+        return await self._whole(table, first, size, None, params)
 
-    async def _complete(
-        self, table: _Table, term: str | None, first: Envelope
-    ) -> list[dict[str, Any]]:
-        """Page 1 plus the remaining pages, checked against the announced rowCount."""
+    async def _read(self, table: _Table, term: str | None) -> list[Any]:
+        first = await self._page(table, term, 1, MAX_PAGE_SIZE)
+        return await self._whole(table, first, MAX_PAGE_SIZE, None, term=term)
+
+    async def _whole(
+        self,
+        table: _Table,
+        first: Envelope,
+        size: int,
+        wanted: Collection[int] | None,
+        params: dict[str, str] | None = None,
+        term: str | None = None,
+    ) -> list[Any]:
+        """Page 1 and the remaining pages, each read into records as it arrives; the rows
+        received are checked against the announced rowCount."""
+        announced = int(first.get("rowCount") or 0)
         page_count = int(first.get("pageCount") or 0)
-        bodies = [first]
-        if first["results"] and page_count > 1:
-            bodies += await self._pages(table, term, 2, page_count)
-        rows = [r for b in bodies for r in b["results"]]
-        _check_complete(table.label, len(rows), int(first.get("rowCount") or 0))
-        return rows
+        received = len(first["results"])
+        out = self._take(table, first, 1, wanted)
+        del first
+        if received and page_count > 1:
 
-    async def _pages(
-        self, table: _Table, term: str | None, first: int, last: int
-    ) -> list[Envelope]:
-        return await gather_all(
-            self.client.get_page(table.path, filters=term, page=n, page_size=MAX_PAGE_SIZE)
-            for n in range(first, last + 1)
+            async def page(n: int) -> tuple[int, list[Any]]:
+                body = await self._page(table, term, n, size, params)
+                return len(body["results"]), self._take(table, body, n, wanted)
+
+            for count, rows in await gather_all(page(n) for n in range(2, page_count + 1)):
+                received += count
+                out.extend(rows)
+        _check_complete(table.label, received, announced)
+        if term is None and wanted is None:
+            self.announced[table.label] = announced
+        return out
+
+    def _take(
+        self, table: _Table, body: Envelope, page: int, wanted: Collection[int] | None
+    ) -> list[Any]:
+        if table is STUDENTS:
+            students, people = self.reader.students(body["results"], page)
+            self.student_people.update(people)
+            return students
+        return self.reader.take(table, body["results"], page, wanted)
+
+    async def _page(
+        self,
+        table: _Table,
+        term: str | None,
+        page: int,
+        size: int,
+        params: dict[str, str] | None = None,
+    ) -> Envelope:
+        return await self.client.get_page(
+            table.path, filters=term, page=page, page_size=size, params=params
         )
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _check_complete(what: str, got: int, announced: int) -> None:
@@ -205,64 +312,121 @@ async def fetch_roster(
 
 
 async def _fetch(run: _Fetch, kind: RosterKind) -> Roster:
-    client = run.client
     parents = kind == "parents"
     run.report("starting")
     # Everything that needs no ids starts at once; the client's limiter paces it.
-    schools_t = run.spawn(client.get_all("/SchoolConfigurations", SchoolConfigVmOut))
-    years_t = run.spawn(client.get_all("/SchoolYears", SchoolYearModel))
-    students_t = run.spawn(
-        client.get_all("/Students", StudentModelV1_3, params={"includes": "demographics"})
-    )
+    schools_t = run.spawn(run.read_all(SCHOOLS))
+    years_t = run.spawn(run.read_all(SCHOOL_YEARS))
+    students_t = run.spawn(run.read_all(STUDENTS, STUDENT_PARAMS))
     links_first = run.first_page(PARENT_LINKS) if parents else None
     members_first = run.first_page(MEMBERSHIPS)
     families_first = run.first_page(FAMILIES)
     people_first = run.first_page(PEOPLE) if parents else None
 
-    students_result = await students_t
-    students = students_result.items
-    _check_complete("students", len(students), students_result.row_count)
+    students: list[rec.Student] = await students_t
+    unreadable_students = sum(1 for u in run.reader.unreadable if u.resource == "Student")
+    announced = run.announced.get(STUDENTS.label, 0) - unreadable_students
     run.report("students")
-    people: dict[int, PersonVM] = {}
-    for s in students:
-        person = s.demographics.person if s.demographics else None
-        if person is not None and person.personId == s.studentId:
-            people[s.studentId] = person
-    student_ids = list(dict.fromkeys(s.studentId for s in students))
+    people = dict(run.student_people)
+    student_ids = {s.studentId for s in students}
 
-    links: list[ParentStudentVM_V1_1] = []
+    links: list[rec.ParentLink] = []
     if links_first is not None:
-        links = await run.rows_for_ids(
-            PARENT_LINKS, ParentStudentVM_V1_1, set(student_ids), links_first
-        )
-    parent_ids = list(dict.fromkeys(link.parentID for link in links))
+        links = await run.rows_for_ids(PARENT_LINKS, student_ids, links_first)
+        links = [ln for ln in links if ln.studentID in student_ids]
+    parent_ids = {link.parentID for link in links}
 
     # The parents, and any student whose demographics came without a person.
-    missing = {pid for pid in (*student_ids, *parent_ids) if pid not in people}
-    people_t = run.spawn(run.rows_for_ids(PEOPLE, PersonVM, missing, people_first))
-    members = await run.rows_for_ids(
-        MEMBERSHIPS, PersonFamilyVM, set(student_ids) | set(parent_ids), members_first
-    )
+    missing = {pid for pid in student_ids | parent_ids if pid not in people}
+    people_t = run.spawn(run.rows_for_ids(PEOPLE, missing, people_first))
+    members = await run.rows_for_ids(MEMBERSHIPS, student_ids | parent_ids, members_first)
     family_rows = await run.rows_for_ids(
-        FAMILIES, FamilyConfigVmOutV1_1, {m.familyId for m in members}, families_first
+        FAMILIES, {m.familyId for m in members}, families_first
     )
-    families: dict[int, FamilyConfigVmOutV1_1] = {}
-    for fam in family_rows:
-        families.setdefault(fam.familyID, fam)  # FACTS may list a family twice
     for person in await people_t:
         people.setdefault(person.personId, person)
-    schools = (await schools_t).items
-    years = (await years_t).items
+    return _assemble(
+        run.reader,
+        kind,
+        students=students,
+        people=people,
+        links=links,
+        members=members,
+        families=family_rows,
+        years=await years_t,
+        schools=await schools_t,
+        announced=announced,
+        requests=run.requests,
+    )
+
+
+def _assemble(
+    reader: _Reader,
+    kind: str,
+    *,
+    students: list[rec.Student],
+    people: dict[int, rec.Person],
+    links: list[rec.ParentLink],
+    members: list[rec.Membership],
+    families: Iterable[rec.Family],
+    years: list[rec.SchoolYear],
+    schools: list[rec.School],
+    announced: int,
+    requests: int = 0,
+) -> Roster:
+    """The Roster from its records: links to nobody become unreadable, doubled families merge."""
+    known = set(people) | {s.studentId for s in students}
+    links, orphans = rec.orphan_links(links, known)
+    reader.unreadable.extend(orphans)
+    by_id: dict[int, rec.Family] = {}
+    for fam in families:
+        by_id.setdefault(fam.familyID, fam)  # FACTS may list a family twice
     return Roster(
         students=students,
         people=people,
         parent_links=links,
         person_families=members,
-        families=families,
+        families=by_id,
         school_years=years,
         schools=schools,
-        announced_students=students_result.row_count,
+        announced_students=announced,
         kind=kind,
-        requests=run.requests,
+        requests=requests,
         fetched_at=datetime.now(UTC),
+        unreadable=list(reader.unreadable),
+        rows_read=dict(reader.rows_read),
+    )
+
+
+def roster_from_tables(tables: dict[str, list[Any]], kind: str = "parents") -> Roster:
+    """The Roster a fetch of these FACTS-shaped tables (``School.to_json()``) gives, without HTTP.
+
+    The same reading rules as :func:`fetch_roster`: every student, the links of those students,
+    the people and memberships of students and parents, their families.
+    """
+    reader = _Reader()
+    students, people = reader.students(tables.get("students", []), 1)
+    student_ids = {s.studentId for s in students}
+    links: list[rec.ParentLink] = []
+    if kind == "parents":
+        links = reader.take(PARENT_LINKS, tables.get("parentStudent", []), 1, student_ids)
+        links = [ln for ln in links if ln.studentID in student_ids]
+    parent_ids = {ln.parentID for ln in links}
+    missing = {pid for pid in student_ids | parent_ids if pid not in people}
+    for person in reader.take(PEOPLE, tables.get("people", []), 1, missing):
+        people.setdefault(person.personId, person)
+    members = reader.take(MEMBERSHIPS, tables.get("personFamily", []), 1, student_ids | parent_ids)
+    families = reader.take(FAMILIES, tables.get("families", []), 1, {m.familyId for m in members})
+    return _assemble(
+        reader,
+        kind,
+        students=students,
+        people=people,
+        links=links,
+        members=members,
+        families=families,
+        years=reader.take(SCHOOL_YEARS, tables.get("schoolYears", []), 1),
+        schools=reader.take(SCHOOLS, tables.get("schoolConfigurations", []), 1),
+        announced=len(tables.get("students", []))
+        - sum(1 for u in reader.unreadable if u.resource == "Student"),
     )

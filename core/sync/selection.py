@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from core.facts.models import ParentStudentVM_V1_1, PersonVM, StudentModelV1_3
+from core.facts.records import ParentLink, Person, Student
 from core.roster import Roster
 from core.sync.relationships import normalize_relationship
 from core.sync.setup import RELATIONSHIP_GROUPS, Criteria, SetupDoc, email_key
@@ -80,7 +80,7 @@ def _fold(value: str | None) -> str:
     return (value or "").strip().casefold()
 
 
-def _student_reason(row: StudentModelV1_3, criteria: Criteria) -> str:
+def _student_reason(row: Student, criteria: Criteria) -> str:
     """Why one student row fails the criteria ('' when it matches)."""
     school = row.school
     status = (school.status if school else None) or ""
@@ -124,11 +124,8 @@ def _index_families(roster: Roster, setup: SetupDoc) -> _Families:
     return _Families(orders=dict(orders), members=dict(members), heads=setup.family_key_map())
 
 
-def _person(roster: Roster, person_id: int, row: StudentModelV1_3 | None = None) -> PersonVM:
-    person = roster.people.get(person_id)
-    if person is None and row is not None and row.demographics and row.demographics.person:
-        person = row.demographics.person
-    return person or PersonVM(personId=person_id)
+def _person(roster: Roster, person_id: int, row: Student | None = None) -> Person:
+    return roster.people.get(person_id) or Person(personId=person_id)
 
 
 def _family_excluded(setup: SetupDoc, family_ids: tuple[int, ...]) -> int | None:
@@ -144,7 +141,7 @@ def _family_excluded(setup: SetupDoc, family_ids: tuple[int, ...]) -> int | None
 def select(roster: Roster, setup: SetupDoc) -> Selection:
     """The candidates of a sync, and the reason for each person considered but left out."""
     fams = _index_families(roster, setup)
-    matching: dict[int, StudentModelV1_3] = {}
+    matching: dict[int, Student] = {}
     failing: dict[int, str] = {}
     for row in roster.students:
         reason = _student_reason(row, setup.criteria)
@@ -176,7 +173,7 @@ def _base(
     person_id: int,
     role: Role,
     family_ids: tuple[int, ...],
-    row: StudentModelV1_3 | None = None,
+    row: Student | None = None,
     **extra: Any,
 ) -> Candidate:
     person = _person(roster, person_id, row)
@@ -202,7 +199,7 @@ def _students(
     roster: Roster,
     setup: SetupDoc,
     fams: _Families,
-    matching: dict[int, StudentModelV1_3],
+    matching: dict[int, Student],
     failing: dict[int, str],
 ) -> list[Candidate]:
     out: list[Candidate] = []
@@ -234,10 +231,10 @@ def _parents(
     roster: Roster,
     setup: SetupDoc,
     fams: _Families,
-    matching: dict[int, StudentModelV1_3],
+    matching: dict[int, Student],
     failing: dict[int, str],
 ) -> list[Candidate]:
-    links: dict[int, list[ParentStudentVM_V1_1]] = defaultdict(list)
+    links: dict[int, list[ParentLink]] = defaultdict(list)
     for link in roster.parent_links:
         links[link.parentID].append(link)
     student_families = {fid for sid in matching for fid in fams.orders.get(sid, {})}
