@@ -6,14 +6,13 @@ A merge moves every hour entry to the kept account and archives the absorbed one
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import peewee as pw
 
+from core.csvfile import csv_text
 from core.sync.apply import SyncError, enqueue_write_back
 from core.sync.journal import account_values, as_tuples, load_account_rows, snapshot
 from core.sync.setup import Decision, SetupDoc, dump_setup, email_key, parse_setup
@@ -237,17 +236,8 @@ def pending_invites(site: Site) -> list[Invite]:
 
 
 def invites_csv(invites: list[Invite]) -> str:
-    """CSV text; cells that a spreadsheet would run as a formula are quoted with a leading '."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(INVITE_COLUMNS)
-    for inv in invites:
-        writer.writerow([_safe_cell(v) for v in inv.row()])
-    return buf.getvalue()
-
-
-def _safe_cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """CSV text, through the one writer that keeps spreadsheet formulas inert."""
+    return csv_text(INVITE_COLUMNS, (inv.row() for inv in invites))
 
 
 def mark_invited(site: Site, invites: list[Invite]) -> int:

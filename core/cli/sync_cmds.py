@@ -60,6 +60,12 @@ def _plan_lines(plan: SyncPlan) -> list[str]:
         [f"  archive {it.name} <{it.email}>: {it.reason}" for it in plan.of("archive")], "archives"
     )
     lines += [f"  ! {reason}" for reason in plan.archive.reasons]
+    if plan.unreadable:
+        lines.append(
+            f"unreadable {len(plan.unreadable)} FACTS record(s) left out"
+            + (f", {c['held']} account(s) held as they are" if c["held"] else "")
+        )
+        lines += _capped([f"  unreadable {u}" for u in plan.unreadable], "unreadable records")
     lines += _capped(
         [
             f"  possible duplicate: {d.a.name} <{d.a.email}> / {d.b.name} <{d.b.email}> ({d.reason})"
@@ -68,6 +74,13 @@ def _plan_lines(plan: SyncPlan) -> list[str]:
         "duplicates",
     )
     return lines
+
+
+def _check_writable(path: str) -> None:
+    """Refuse a report path whose folder is missing before fetching anything."""
+    folder = Path(path).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise click.UsageError(f"--report {path}: the folder {folder} does not exist")
 
 
 def register(cli: click.Group) -> None:
@@ -201,17 +214,33 @@ def register(cli: click.Group) -> None:
     @click.option("--confirm-archive", is_flag=True,
                   help="Allow archiving more than 20% of the synced accounts.")
     @click.option("--yes", "-y", is_flag=True, help="Non-interactive (cron): never prompt.")
+    @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+                  help="Write every skipped, unreadable and still-open record with its reason "
+                       "to this CSV file.")
     @db_option
     @json_option
-    def sync(site: str, dry_run: bool, confirm_archive: bool, yes: bool, db: str | None,
-             as_json: bool) -> None:
+    def sync(site: str, dry_run: bool, confirm_archive: bool, yes: bool, report_path: str | None,
+             db: str | None, as_json: bool) -> None:
         """Fetch, plan and apply with the saved setup. Exit 3: archives need --confirm-archive."""
+        if report_path:
+            _check_writable(report_path)
+
+        def report(plan: SyncPlan) -> None:
+            if report_path:
+                rows = service.write_error_report(plan, report_path)
+                click.echo(f"error report: {rows} row(s) written to {report_path}", err=True)
+
         with _store(db) as store:
             try:
                 result = asyncio.run(
                     service.sync(store, site, dry_run=dry_run, confirm_archive=confirm_archive)
                 )
+            except service.UnreadableStop as err:
+                report(err.plan)
+                fail(str(err))
+                return
             except ArchiveConfirmationNeeded as err:
+                report(err.plan)
                 if as_json:
                     print_json(service.SyncResult(err.plan, None).to_json())
                 else:
@@ -219,6 +248,7 @@ def register(cli: click.Group) -> None:
                         click.echo(line)
                 fail(f"{err} Nothing was written.", EXIT_NEEDS_DECISION)
                 return
+            report(result.plan)
             if as_json:
                 print_json(result.to_json())
             else:

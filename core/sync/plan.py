@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from core.facts.records import Unreadable
 from core.roster import Roster
 from core.sync.conflicts import Conflict, Resolution, resolve
 from core.sync.rows import AccountRow
@@ -45,6 +46,9 @@ COUNT_KEYS: dict[str, Action] = {
     "unchanged": "unchanged",
     "skipped": "skip",
 }
+
+HELD = "held: FACTS record unreadable in this run"
+"""Why an account is kept as it is: its FACTS record could not be read, so it proves nothing."""
 
 SYNCED_FIELDS = ("email", "email_key", "first_name", "last_name", "role", "family_key", "grade")
 
@@ -167,6 +171,10 @@ class SyncPlan:
     enrolled_students: int = 0
     conflicts_changed: bool = False
     """The open conflicts differ from those of the last recorded sync (worth recording)."""
+    unreadable: tuple[Unreadable, ...] = ()
+    """FACTS records left out of the roster because they cannot be read."""
+    stop: str | None = None
+    """Why nothing may be applied (too many unreadable records in one table), or None."""
     _by_action: Mapping[str, tuple[PlanItem, ...]] = field(default_factory=dict, repr=False)
 
     def of(self, action: Action) -> tuple[PlanItem, ...]:
@@ -184,9 +192,16 @@ class SyncPlan:
     def needs_confirmation(self) -> bool:
         return self.archive.verdict == "needs-confirmation"
 
+    @property
+    def held(self) -> tuple[PlanItem, ...]:
+        """Accounts kept as they are because their FACTS record was unreadable this run."""
+        return tuple(it for it in self.of("unchanged") if it.reason.startswith(HELD))
+
     def counts(self) -> dict[str, int]:
         out = {key: len(self.of(action)) for key, action in COUNT_KEYS.items()}
         out["conflicts"] = len(self.open_conflicts)
+        out["held"] = len(self.held)
+        out["unreadable"] = len(self.unreadable)
         return out
 
 
@@ -206,13 +221,16 @@ def make_plan(
     """
     selection = select(roster, setup)
     resolution = resolve(selection.candidates, accounts, setup)
-    return plan_from(
+    plan = plan_from(
         selection,
         resolution,
         accounts,
         previous_enrolled=previous_enrolled,
         seen_conflicts=seen_conflicts,
+        held=roster.held_person_ids,
+        hold_unknown=roster.key_unreadable,
     )
+    return replace(plan, unreadable=tuple(roster.unreadable), stop=roster.unreadable_stop())
 
 
 def _target(c: Candidate, res: Resolution) -> Target:
@@ -247,7 +265,25 @@ def plan_from(
     *,
     previous_enrolled: int | None = None,
     seen_conflicts: frozenset[str] | None = None,
+    held: frozenset[int] = frozenset(),
+    hold_unknown: bool = False,
 ) -> SyncPlan:
+    """``held``: people whose FACTS records were unreadable; their accounts stay as they are.
+    ``hold_unknown``: some record's key was unreadable, so an account FACTS no longer returns
+    (and gives no reason for) may be that record's: it is held rather than archived."""
+
+    def keep(acct: AccountRow) -> PlanItem:
+        return PlanItem(
+            "unchanged",
+            person_id=acct.person_id,
+            account_id=acct.id,
+            name=acct.name,
+            email=acct.email,
+            family_key=acct.family_key,
+            reason=HELD,
+            before=acct,
+        )
+
     by_email: dict[str, AccountRow] = {a.email_key: a for a in accounts if a.email_key}
     by_person: dict[int, AccountRow] = {a.person_id: a for a in accounts if a.person_id is not None}
     conflict_reasons: dict[int, list[str]] = defaultdict(list)
@@ -262,6 +298,9 @@ def plan_from(
         considered.add(pid)
         acct = by_person.get(pid)
         family_key = res.family_keys.get(pid, c.family_key)
+        if acct is not None and pid in held:
+            items.append(keep(acct))
+            continue
         if pid in res.blocked:
             items.append(
                 PlanItem(
@@ -349,6 +388,9 @@ def plan_from(
             and a.person_id not in considered
         ):
             left = selection.excluded.get(a.person_id)
+            if a.person_id in held or (hold_unknown and left is None):
+                items.append(keep(a))
+                continue
             reason = left.reason if left else "no longer returned by FACTS for this site's criteria"
             archives.append(
                 PlanItem(

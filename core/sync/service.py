@@ -50,6 +50,7 @@ from core.sync.grid import review_grid as _grid
 from core.sync.journal import fk, load_account_rows
 from core.sync.plan import SyncPlan
 from core.sync.plan import make_plan as _plan
+from core.sync.report import write_error_report
 from core.sync.setup import (
     KINDS,
     PRESETS,
@@ -73,6 +74,7 @@ __all__ = [
     "StalePlan",
     "SyncError",
     "SyncResult",
+    "UnreadableStop",
     "apply_plan",
     "decide",
     "fetch",
@@ -86,6 +88,7 @@ __all__ = [
     "set_override",
     "sync",
     "undo",
+    "write_error_report",
 ]
 
 
@@ -305,11 +308,22 @@ def make_plan(store: Store, site: Site | str, roster: Roster) -> SyncPlan:
     )
 
 
+class UnreadableStop(SyncError):
+    """Too many FACTS records of one table are unreadable: nothing is applied."""
+
+    def __init__(self, plan: SyncPlan) -> None:
+        self.plan = plan
+        super().__init__(plan.stop or "too many FACTS records cannot be read")
+
+
 def apply_plan(
     store: Store, site: Site | str, plan: SyncPlan, confirm_archive: bool = False
 ) -> SyncRun:
+    """Write the plan (raises UnreadableStop when its roster had too many unreadable rows)."""
     s = _site(store, site)
     require_advanced(s)
+    if plan.stop:
+        raise UnreadableStop(plan)
     return _apply(s, plan, confirm_archive=confirm_archive)
 
 
@@ -327,6 +341,7 @@ class SyncResult:
             "counts": self.plan.counts(),
             "conflicts": [conflict_json(c) for c in self.plan.open_conflicts],
             "duplicates": [d.to_json() for d in self.plan.duplicates],
+            "unreadable": [u.to_json() for u in self.plan.unreadable],
         }
 
 
@@ -365,7 +380,8 @@ async def sync(
 ) -> SyncResult:
     """Fetch, plan and apply with the saved setup. Conflicted people wait; the rest syncs.
 
-    Raises ArchiveConfirmationNeeded (nothing written) when the archive share needs confirming.
+    Raises ArchiveConfirmationNeeded (nothing written) when the archive share needs confirming,
+    and UnreadableStop (even for a dry run) when too many FACTS records cannot be read.
     A plan with nothing to write and the same open conflicts as the last recorded sync records
     no run (``run`` None): an unchanged school writes 0 rows. New conflicts alone are recorded,
     so the next sync marks only newer ones ``new``.
@@ -375,6 +391,8 @@ async def sync(
     require_setup(store, s)
     roster = await fetch(store, s, on_progress, transport=transport)
     plan = make_plan(store, s, roster)
+    if plan.stop:
+        raise UnreadableStop(plan)
     if dry_run:
         return SyncResult(plan, None, roster.requests)
     if plan.writes == 0 and not plan.conflicts_changed:

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from core.facts.models import PersonVM
+from core.facts.records import as_id
 from core.facts.sandbox import sieve
 from core.facts.sandbox.hours import HoursStore, Kind
 from core.facts.sandbox.jsonpatch import PatchError, apply_patch
@@ -80,12 +81,10 @@ class Api:
     def reindex(self) -> None:
         """Rebuild the by-id indexes and forget serialized rows (after editing the school)."""
         school = self.school
-        self.people_by_id = {int(p["personId"]): p for p in school.people}
-        self.students_by_psid = {int(s["personStudentId"]): s for s in school.students}
-        self.families_by_id = {}
-        for fam in school.families:
-            self.families_by_id.setdefault(int(fam["familyID"]), fam)
-        self.years_by_id = {int(y["yearId"]): y for y in school.schoolYears}
+        self.people_by_id = _index(school.people, "personId")
+        self.students_by_psid = _index(school.students, "personStudentId")
+        self.families_by_id = _index(school.families, "familyID")
+        self.years_by_id = _index(school.schoolYears, "yearId")
         self.forget()
 
     # --- dispatch ------------------------------------------------------------------------------
@@ -225,10 +224,14 @@ class Api:
         return f"{req.base_url.rstrip('/')}{match.canonical}?{'&'.join(parts)}"
 
     def _with_demographics(self, student: Record) -> Record:
-        person = self.people_by_id.get(int(student["studentId"]))
+        if not isinstance(student, dict):
+            return student
+        ident = as_id(student.get("studentId"))
+        person = self.people_by_id.get(ident) if ident is not None else None
         address: Record | None = None
-        if person is not None and person.get("addressID"):
-            address = _address(int(person["addressID"]))
+        address_id = as_id(person.get("addressID")) if person is not None else None
+        if address_id:
+            address = _address(address_id)
         return {**student, "demographics": {"person": person, "address": address}}
 
     # --- people --------------------------------------------------------------------------------
@@ -359,6 +362,17 @@ class Api:
             "createdBy": created_by,
         }
         return row, None
+
+
+def _index(rows: list[Record], key: str) -> dict[int, Record]:
+    """Rows by their integer key; a row whose key is not a number (a school file may hold such
+    rows, as FACTS does) is still served in lists, only not by id. The first row of a key wins."""
+    out: dict[int, Record] = {}
+    for row in rows:
+        ident = as_id(row.get(key)) if isinstance(row, dict) else None
+        if ident is not None:
+            out.setdefault(ident, row)
+    return out
 
 
 def _json_body(req: Request) -> tuple[Any, Response | None]:

@@ -51,6 +51,8 @@ class FieldSpec:
     path: tuple[str, ...]
 
     def get(self, row: Row) -> Any:
+        if not isinstance(row, dict):
+            return None
         value: Any = row
         for part in self.path:
             if not isinstance(value, dict):
@@ -200,7 +202,12 @@ def _term_predicate(term: Term) -> Predicate:
 
         def eq(row: Row) -> bool:
             have = have_of(row)
-            return have is not None and (have in want_set) != negated
+            if have is None:
+                return False
+            try:
+                return (have in want_set) != negated
+            except TypeError:  # an object or list where FACTS has a value: matches nothing
+                return negated
 
         return eq
 
@@ -262,11 +269,15 @@ def apply_sorts(rows: list[Row], sorts: Sequence[tuple[FieldSpec, bool]]) -> lis
     result = list(rows)
     for field, descending in reversed(sorts):
 
-        def key(row: Row, field: FieldSpec = field) -> tuple[bool, Any]:
+        def key(row: Row, field: FieldSpec = field) -> tuple[int, Any]:
             value = _row_value(field, row)
+            if value is None:
+                return (0, 0)
             if isinstance(value, str):
-                value = value.casefold()
-            return (value is not None, value if value is not None else 0)
+                return (2, value.casefold())  # text after numbers: a file may mix them
+            if isinstance(value, bool | int | float):
+                return (1, value)
+            return (3, str(value))
 
         result.sort(key=key, reverse=descending)
     return result
