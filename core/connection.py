@@ -1,6 +1,6 @@
 """A site's FACTS connection: saved keys (as secret references), permissions, and the client.
 
-A base URL of the form ``sandbox:`` (optionally ``sandbox:?families=300&seed=7``) connects to the
+A base URL of the form ``sandbox:`` (optionally ``sandbox:?families=300&seed=7&history=light``) connects to the
 in-process sandbox FACTS SIS instead of the network; the demo and the tests use it, and service
 hours written to it persist in a file beside the store.
 """
@@ -123,8 +123,9 @@ def sandbox_for(spec: str, hours_file: str | None) -> object:
     plan = query.get("plan", ["enterprise"])[0]
     latency = int(query.get("latency_ms", ["0"])[0])
     people = query.get("people", ["Write"])[0].capitalize()
+    history = query.get("history", ["live"])[0]
     return Sandbox(
-        generate_school(families=families, seed=seed),
+        generate_school(families=families, seed=seed, history=history),
         SandboxConfig(
             plan=plan,
             latency_ms=latency,

@@ -14,6 +14,7 @@ from core.facts import errors
 from core.facts.client import FactsClient
 from core.facts.models import PersonVM, StudentServiceHoursModel
 from core.facts.plans import Plan
+from core.facts.sandbox import Faults
 from tests.test_client_support import (
     API_KEY,
     NONE_KEY,
@@ -230,7 +231,7 @@ async def test_post_retries_429_and_pre_send_connect_errors() -> None:
     assert client.stats.retries == 2
 
 
-async def test_get_gives_up_on_5xx_with_server_error() -> None:
+async def test_get_gives_up_on_a_gateway_text_page_as_unreachable() -> None:
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -238,11 +239,11 @@ async def test_get_gives_up_on_5xx_with_server_error() -> None:
         return httpx.Response(502, text="Bad Gateway")
 
     async with mock_client(handler, max_retries=3) as client:
-        with pytest.raises(errors.ServerError) as info:
+        with pytest.raises(errors.FactsUnreachable) as info:
             await client.get_page("/People")
     assert len(calls) == 4
     assert info.value.retryable
-    assert "502" in str(info.value)
+    assert str(info.value).startswith("FACTS is unreachable (GET /People answered HTTP 502")
 
 
 async def test_quota_without_retry_after_resets_at_midnight_utc() -> None:
@@ -269,12 +270,74 @@ async def test_long_429_is_reported_not_waited() -> None:
     assert client.stats.requests == 1
 
 
-async def test_non_json_answer_is_a_server_error() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, text="<html>maintenance</html>")
+async def test_a_200_page_that_is_not_json_is_retried_then_unreachable() -> None:
+    calls = []
 
-    async with mock_client(handler) as client:
-        with pytest.raises(errors.ServerError):
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, text="<html><title>Maintenance</title>back soon</html>")
+
+    async with mock_client(handler, max_retries=2) as client:
+        with pytest.raises(errors.FactsUnreachable) as info:
             await client.get_page("/People")
-        with pytest.raises(errors.ServerError):
+        with pytest.raises(errors.FactsUnreachable):
             await client.get_all("/People", PersonVM)
+    assert len(calls) == 6
+    assert "an HTML page: Maintenance" in str(info.value)
+
+
+# --- both 500 body shapes, from the sandbox: live FACTS's stack trace and a clean ProblemDetails --
+
+SHAPES = pytest.mark.parametrize("shape", ["stack-trace", "problem"])
+
+
+@SHAPES
+async def test_unknown_filter_or_sort_is_not_retried_whatever_the_body(shape: str) -> None:
+    sb = make_sandbox(error_body=shape)
+    async with make_client(sb) as client:
+        with pytest.raises(errors.UnknownField) as by_filter:
+            await client.get_page("/People", filters="shoeSize==12")
+        with pytest.raises(errors.UnknownField) as by_sort:
+            await client.get_page("/Families", sorts="-shoeSize")
+    assert by_filter.value.field == by_sort.value.field == "shoeSize"
+    assert sb.count() == 2 and sb.count(status=500) == 2
+    assert "Sieve" not in str(by_filter.value)
+
+
+@SHAPES
+async def test_a_500_is_retried_then_a_server_error_of_one_line(shape: str) -> None:
+    sb = make_sandbox(error_body=shape, faults=Faults(p500=1.0))
+    async with make_client(sb, max_retries=2) as client:
+        with pytest.raises(errors.ServerError) as info:
+            await client.get_page("/People")
+    assert sb.count() == 3
+    assert "An unexpected error occurred." in str(info.value)
+    assert "\n" not in str(info.value) and "   at " not in str(info.value)
+
+
+@SHAPES
+async def test_a_post_answered_500_is_outcome_unknown(shape: str) -> None:
+    sb = make_sandbox(error_body=shape, faults=Faults(p500=1.0))
+    async with make_client(sb) as client:
+        with pytest.raises(errors.OutcomeUnknown):
+            await client.post_service_hours("students", HOURS)
+    assert sb.count() == 1
+
+
+async def test_gateway_html_pages_are_retried_and_then_unreachable() -> None:
+    sb = make_sandbox(faults=Faults(gateway_html=1.0))
+    async with make_client(sb, max_retries=2) as client:
+        with pytest.raises(errors.FactsUnreachable) as info:
+            await client.get_page("/People")
+    assert sb.count() == 3 and {r.status for r in sb.requests} <= {502, 503, 504}
+    assert str(info.value).startswith("FACTS is unreachable")
+    assert "an HTML page: 50" in str(info.value)
+    assert_no_keys(info.value)
+
+
+async def test_some_gateway_html_pages_do_not_stop_a_read() -> None:
+    sb = make_sandbox(faults=Faults(gateway_html=0.3, seed=3))
+    async with make_client(sb) as client:
+        result = await client.get_all("/People", PersonVM, page_size=20)
+    assert len(result.items) == len(sb.school.people)
+    assert sb.count(status=502) + sb.count(status=503) + sb.count(status=504) > 0

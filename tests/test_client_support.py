@@ -45,7 +45,11 @@ def make_sandbox(
     clock: FakeClock | None = None,
     latency_ms: float = 0.0,
     page_size: int = 100,
+    history: str = "light",
+    error_body: str = "stack-trace",
+    cache: bool = True,
 ) -> Sandbox:
+    """A sandbox on the generated school; ``history="light"`` unless a test needs live volume."""
     config = SandboxConfig(
         plan=plan,
         latency_ms=latency_ms,
@@ -58,8 +62,11 @@ def make_sandbox(
         faults=faults or Faults(),
         rate_limits=rate_limits,
         default_page_size=page_size,
+        error_body=error_body,
+        cache=cache,
     )
-    return Sandbox(generate_school(families=families, seed=7), config, clock=clock)
+    school = generate_school(families=families, seed=7, history=history)
+    return Sandbox(school, config, clock=clock)
 
 
 def make_client(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
-from core.facts.sandbox import Sandbox, SandboxConfig, School, sieve
+from core.facts.sandbox import Sandbox, SandboxConfig, School, generate_school, sieve
 
 BASE = "https://api.factsmgt.com"
 HEADERS = {"Ocp-Apim-Subscription-Key": SANDBOX_SUBSCRIPTION_KEY, "Facts-Api-Key": SANDBOX_API_KEY}
@@ -168,7 +168,8 @@ async def test_unknown_filter_field_is_500(
     r = await client.get(path, params={"Filters": filters})
     assert r.status_code == 500
     name = re.split(r"[=!<>@_]", filters)[0]
-    assert r.json()["detail"].endswith(f"{name} not found.")
+    # As live FACTS: the message, then a .NET stack trace (not a clean ProblemDetails).
+    assert f"{name} not found.\r\n   at Sieve.Services.SieveProcessor" in r.text
 
 
 async def test_flat_names_on_other_lists(client: httpx.AsyncClient) -> None:
@@ -202,7 +203,24 @@ async def test_sort_before_paging(client: httpx.AsyncClient) -> None:
 async def test_unknown_sort_field_is_500(client: httpx.AsyncClient) -> None:
     r = await client.get("/People", params={"Sorts": "-firstName"})
     assert r.status_code == 500
-    assert r.json()["detail"].endswith("firstName not found.")
+    assert r.text.splitlines()[0].endswith("firstName not found.")
+
+
+async def test_filters_live_clients_use() -> None:
+    sb = Sandbox(generate_school(30, seed=3, history="light"), SandboxConfig(rate_limits=False))
+    async with httpx.AsyncClient(transport=sb.transport(), base_url=BASE, headers=HEADERS) as c:
+        await _live_filters(c)
+
+
+async def _live_filters(client: httpx.AsyncClient) -> None:
+    r = await client.get("/People/ParentStudent", params={"Filters": "correspondence==true"})
+    assert r.status_code == 200 and r.json()["rowCount"] > 0
+    assert all(row["correspondence"] is True for row in r.json()["results"])
+    r = await client.get("/Students", params={"Filters": "school.enrollDate>=2024-01-01"})
+    assert r.status_code == 200 and r.json()["rowCount"] > 0
+    assert all(row["school"]["enrollDate"] >= "2024-01-01" for row in r.json()["results"])
+    r = await client.get("/People/ParentStudent", params={"Filters": "correspondence==maybe"})
+    assert r.status_code == 500
 
 
 def test_parse_terms() -> None:

@@ -20,6 +20,12 @@ N = 1000
 
 @pytest.fixture(scope="module")
 def school() -> School:
+    """The base school (its current and recent families): the rates below are about it."""
+    return generate_school(families=N, seed=7, history="light")
+
+
+@pytest.fixture(scope="module")
+def live() -> School:
     return generate_school(families=N, seed=7)
 
 
@@ -228,7 +234,7 @@ def test_odd_names_at_their_rates(school: School) -> None:
 
 
 def test_small_school_still_has_rare_quirks() -> None:
-    school = generate_school(families=25, seed=2)
+    school = generate_school(families=25, seed=2, history="light")
     texts = [f"{p['firstName']}{p['lastName']}{p['nickName']}" for p in school.people]
     assert any(any(m in t for m in gen.MARKUP_SAMPLES) for t in texts)
     assert any(len(p["lastName"]) == 300 for p in school.people)
@@ -265,5 +271,49 @@ def test_class_year_matches_grade(school: School) -> None:
 
 def test_generation_is_fast() -> None:
     started = time.process_time()
-    generate_school(families=2000, seed=1)
+    generate_school(families=2000, seed=1, history="light")
     assert time.process_time() - started < 2.0
+
+
+def test_live_history_volume_by_default(school: School, live: School) -> None:
+    """~17 people and ~19 parent links per enrolled student, as on live tenants; the base school
+    is the same record for record, and /Students holds no one more."""
+    enrolled = sum(1 for s in live.students if s["school"]["status"] == "Enrolled")
+    assert 16.5 < len(live.people) / enrolled < 17.5
+    assert 18.5 < len(live.parentStudent) / enrolled < 19.5
+    assert live.students == school.students
+    base = {p["personId"] for p in school.people}
+    assert [p for p in live.people if p["personId"] in base] == school.people
+    assert all(link in live.parentStudent for link in school.parentStudent)
+    people = {p["personId"] for p in live.people}
+    assert all(link["parentID"] in people and link["studentID"] in people
+               for link in live.parentStudent)
+    families = {f["familyID"] for f in live.families}
+    assert all(m["familyId"] in families for m in live.personFamily)
+    for table, model in (
+        ("people", models.PersonVM),
+        ("parentStudent", models.ParentStudentVM_V1_1),
+        ("personFamily", models.PersonFamilyVM),
+        ("families", models.FamilyConfigVmOutV1_1),
+    ):
+        for row in getattr(live, table)[-50:]:
+            model.model_validate(row)
+    with pytest.raises(ValueError):
+        generate_school(3, history="heavy")
+
+
+def test_values_as_live_facts_sends_them(school: School) -> None:
+    ids = [link["id"] for link in school.parentStudent]
+    assert all(isinstance(i, str) and len(i) == 36 and i.count("-") == 4 for i in ids)
+    assert len(set(ids)) == len(ids)
+    assert {p["gender"] for p in school.people} == {"Male", "Female"}
+    assert {s["gender"] for s in school.students} == {"Male", "Female"}
+    names = {y["yearName"] for y in school.schoolYears}
+    assert "2025 - 2026" in names and "2026-2027" in names or "2026 - 2027" in names
+    assert any(n.endswith("  ") for n in names) and any(" - " in n for n in names)
+    unset = [s["school"]["withdrawReason"] for s in school.students
+             if s["school"]["status"] != "Withdrawn"]
+    assert unset and set(unset) == {""}
+    config = school.schoolConfigurations[0]
+    assert {"defaultTermId", "parentAlert", "pwTermID", "pwTermID2", "pwYearID", "modifiedBy",
+            "modifiedDate"} <= set(config)

@@ -174,10 +174,18 @@ async def test_cache_expires_after_120_s_and_is_per_key(school: School) -> None:
         assert (await c.get("/Parents/ServiceHours", params=params)).json()["rowCount"] == 1
 
 
-async def test_no_cache_by_default(school: School) -> None:
+async def test_cache_is_on_by_default_as_in_facts(school: School) -> None:
+    """A read-back without x-bypass-cache shows the stale list, as FACTS's 120 s cache does."""
     sb = Sandbox(school, SandboxConfig(rate_limits=False))
     person_id = school.people[0]["personId"]
     async with client_for(sb) as c:
+        await c.get("/Students/ServiceHours")
+        await c.post("/Students/ServiceHours", json={"personId": person_id, "hours": 1})
+        assert (await c.get("/Students/ServiceHours")).json()["rowCount"] == 0
+        fresh = await c.get("/Students/ServiceHours", headers={"x-bypass-cache": "1"})
+        assert fresh.json()["rowCount"] == 1
+    off = Sandbox(school, SandboxConfig(rate_limits=False, cache=False))
+    async with client_for(off) as c:
         await c.get("/Students/ServiceHours")
         await c.post("/Students/ServiceHours", json={"personId": person_id, "hours": 1})
         assert (await c.get("/Students/ServiceHours")).json()["rowCount"] == 1

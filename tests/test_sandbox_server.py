@@ -57,7 +57,10 @@ def test_errors_over_http(server: LoopbackServer) -> None:
         r = c.get("/Nope", headers=HEADERS)
         assert r.json() == {"statusCode": 404, "message": "Resource not found"}
         r = c.get("/People", params={"Filters": "nope==1"}, headers=HEADERS)
-        assert r.status_code == 500 and r.json()["detail"] == "nope not found."
+        assert r.status_code == 500 and r.headers["content-type"].startswith("text/plain")
+        first, *stack = r.text.splitlines()
+        assert first == "Sieve.Exceptions.SieveMethodNotFoundException: nope not found."
+        assert stack and all(line.startswith("   at ") for line in stack)
 
 
 def test_post_and_read_back_over_http(server: LoopbackServer, school: School) -> None:

@@ -59,7 +59,12 @@ SERVICE_HOURS_PATHS: dict[str, str] = {
     "parents": "/Parents/ServiceHours",
 }
 _ACADEMICS_PREFIXES = ("/schoolyears", "/schoolconfigurations", "/academics", "/schools")
-_NOT_FOUND_FIELD = re.compile(r"""['"]?([\w.]+)['"]?\s+not found\.\s*$""")
+_NOT_FOUND_FIELD = re.compile(r"""['"]?([A-Za-z_][\w.]*)['"]?\s+not found\.""")
+"""``<name> not found.`` anywhere in a 500's body: live FACTS follows it with a .NET stack trace."""
+_NOT_FIELDS = frozenset({"was", "is", "be", "been", "were", "are", "resource"})
+_GATEWAY_STATUSES = frozenset({502, 503, 504})
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
 _PARSED = "factsync.parsed_json"
 # Raised before a single byte of the request left: safe to retry even for a POST.
 _PRE_SEND_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -149,12 +154,33 @@ def _retry_after(response: httpx.Response, default: float = 1.0) -> float:
     return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
+def _text_message(text: str) -> str:
+    """One short line from a body that is not JSON: an HTML page's title, or the first line of a
+    text body (a .NET stack trace's first line is its message)."""
+    text = text.strip()
+    if text[:1] == "<":
+        match = _TITLE.search(text)
+        words = " ".join(_TAGS.sub(" ", match.group(1) if match else "").split())
+        return f"an HTML page: {words[:120]}" if words else "an HTML page"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first[:300]
+
+
+def _unknown_field(text: str) -> str | None:
+    """The field a 500 says it does not know (``shoeSize not found.``), wherever it says it."""
+    for match in _NOT_FOUND_FIELD.finditer(text):
+        if match.group(1).lower() not in _NOT_FIELDS:
+            return match.group(1)
+    return None
+
+
 def _body_message(response: httpx.Response) -> str:
-    """The human part of any of FACTS's three error shapes (gateway, ProblemDetails, controller)."""
+    """The human part of any of FACTS's error shapes (gateway, ProblemDetails, controller, or a
+    bare stack trace / HTML page)."""
     try:
         body = response.json()
     except (ValueError, UnicodeDecodeError):
-        return response.text.strip()[:300]
+        return _text_message(response.text)
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and error.get("message"):
@@ -269,10 +295,7 @@ class FactsClient:
         if page_size is not None:
             query["PageSize"] = page_size
         response = await self._send("GET", path, params=query, bypass_cache=bypass_cache)
-        try:
-            body = response.extensions.get(_PARSED) or response.json()
-        except ValueError as exc:
-            raise ServerError(f"FACTS answered GET {path} with a body that is not JSON.") from exc
+        body = response.extensions.get(_PARSED)
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
             raise ServerError(f"FACTS answered GET {path} without a list of results.")
         return body
@@ -471,8 +494,15 @@ class FactsClient:
                 )
             )
             status = response.status_code
-            if status < 400:
+            if status < 400 and not self._unparsable(method, response):
                 return response
+            if status < 400:
+                # A 200 page that is not JSON (a gateway's HTML): a fetch error, retried like a 5xx.
+                reason = f"HTTP {status} with {_text_message(response.text) or 'an empty body'}"
+                if attempt > self.max_retries:
+                    raise FactsUnreachable(f"{method} {path} answered {reason}")
+                await self._retry(attempt, reason, method, path, self._backoff(attempt))
+                continue
             if status == 429:
                 wait = _retry_after(response)
                 if attempt > self.max_retries or wait > MAX_RETRY_AFTER:
@@ -482,11 +512,17 @@ class FactsClient:
                 continue
             if status >= 500:
                 message = self._scrub(_body_message(response))
-                match = _NOT_FOUND_FIELD.search(message) if status == 500 else None
-                if match:
-                    raise UnknownField(match.group(1))
+                field = _unknown_field(response.text) if status == 500 else None
+                if field:
+                    raise UnknownField(field)
                 if not idempotent:
                     raise OutcomeUnknown(method, path, f"HTTP {status}", status=status)
+                if attempt > self.max_retries and status in _GATEWAY_STATUSES:
+                    raise FactsUnreachable(
+                        f"{method} {path} answered HTTP {status}"
+                        + (f" with {message}" if message else "")
+                        + f" {attempt} times"
+                    )
                 if attempt > self.max_retries:
                     raise ServerError(
                         f"FACTS kept failing on {method} {path} (HTTP {status}"
@@ -498,12 +534,20 @@ class FactsClient:
                 continue
             raise self._error(method, path, response)
 
+    def _unparsable(self, method: str, response: httpx.Response) -> bool:
+        """A GET answered 2xx whose body is not the JSON FACTS sends."""
+        return (
+            method == "GET"
+            and response.status_code == 200
+            and _PARSED not in response.extensions
+        )
+
     def _count_records(self, method: str, response: httpx.Response) -> int:
         if method != "GET" or response.status_code != 200:
             return 0
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, UnicodeDecodeError):
             return 0
         response.extensions[_PARSED] = body  # get_page reuses it: a 6,000-row page is parsed once
         results = body.get("results") if isinstance(body, dict) else None

@@ -95,13 +95,13 @@ class RateLimited(FactsError):
 
 
 class FactsUnreachable(FactsError):
-    """Network failure or repeated 5xx after the bounded retries."""
+    """Network failure, or gateway errors / non-JSON pages that outlived the bounded retries."""
 
     retryable = True
 
     def __init__(self, detail: str) -> None:
         super().__init__(
-            f"FACTS could not be reached ({detail}). Check the network and the base URL, then "
+            f"FACTS is unreachable ({detail}). Check the network and the base URL, then "
             "try again.",
         )
 
@@ -113,7 +113,8 @@ class ServerError(FactsError):
 
 
 class UnknownField(FactsError):
-    """500 whose detail ends '<name> not found.': a filter or sort named an unknown column."""
+    """500 whose body says '<name> not found.' (often followed by a .NET stack trace): a filter or
+    sort named an unknown column. Never retried: FACTS answers the same every time."""
 
     def __init__(self, field: str) -> None:
         self.field = field

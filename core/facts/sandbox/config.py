@@ -21,6 +21,9 @@ class Faults:
     ``drop_before``: the connection closes before the handler runs (nothing happened).
     ``drop_after_commit``: the handler runs (a POST commits its row) and then the connection
     closes, so the client cannot know it succeeded. ``slow`` adds ``slow_s`` seconds.
+    ``gateway_html``: a proxy's HTML 502/503/504 page instead of FACTS's answer.
+    ``bad_records``: a fraction of the rows of each table made unreadable when the sandbox starts,
+    each in one of the ways ``core.facts.sandbox.badrecords`` documents.
     """
 
     p500: float = 0.0
@@ -30,6 +33,8 @@ class Faults:
     slow: float = 0.0
     seed: int = 1
     slow_s: float = 2.0
+    gateway_html: float = 0.0
+    bad_records: float = 0.0
 
 
 def _default_api_keys() -> dict[str, dict[str, str]]:
@@ -38,7 +43,8 @@ def _default_api_keys() -> dict[str, dict[str, str]]:
 
 @dataclass
 class SandboxConfig:
-    """How the sandbox behaves; defaults are the demo's: Pro plan, no latency, no faults.
+    """How the sandbox behaves; defaults are as hard as FACTS: Pro plan, the 120 s response cache
+    on, 500s with a .NET stack trace as text; no latency, no faults.
 
     ``api_keys`` maps a Facts-Api-Key to its scope per domain (``None``/``Read``/``Write``); a
     domain left out is ``None``. ``hours_file`` keeps written service hours across restarts.
@@ -50,9 +56,12 @@ class SandboxConfig:
     subscription_keys: list[str] = field(default_factory=lambda: [SANDBOX_SUBSCRIPTION_KEY])
     api_keys: dict[str, dict[str, str]] = field(default_factory=_default_api_keys)
     faults: Faults = field(default_factory=Faults)
-    cache: bool = False
+    cache: bool = True
+    """FACTS caches GET responses up to 120 s: a read-back without ``x-bypass-cache`` is stale."""
     hours_file: str | None = None
     base_url: str = DEFAULT_BASE_URL
     rate_limits: bool = True
     cache_ttl_s: float = 120.0
     default_page_size: int = 100
+    error_body: str = "stack-trace"
+    """``stack-trace`` (live FACTS's 500 body) or ``problem`` (a clean ProblemDetails)."""

@@ -18,17 +18,26 @@ import httpx
 
 from core.facts.plans import PLANS
 from core.facts.sandbox import routes
+from core.facts.sandbox.badrecords import spoil
 from core.facts.sandbox.config import SandboxConfig
 from core.facts.sandbox.handler import Api
 from core.facts.sandbox.hours import KINDS, HoursStore
-from core.facts.sandbox.messages import Request, Response, gateway_error, problem
+from core.facts.sandbox.messages import (
+    ERROR_BODIES,
+    Request,
+    Response,
+    gateway_error,
+    gateway_page,
+    problem,
+    server_error,
+)
 from core.facts.sandbox.ratelimit import RateLimiter
 from core.facts.sandbox.school import Record, School
 from core.facts.sandbox.transport import AsyncSandboxTransport, SyncSandboxTransport
 
 log = logging.getLogger(__name__)
 
-FaultName = Literal["p500", "p429", "drop_before", "drop_after_commit", "slow"]
+FaultName = Literal["p500", "p429", "drop_before", "drop_after_commit", "slow", "gateway_html"]
 Drop = Literal["before", "after"]
 
 MISSING_SUBSCRIPTION = (
@@ -86,8 +95,12 @@ class Sandbox:
         *,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.school = school
         self.config = config or SandboxConfig()
+        if self.config.error_body not in ERROR_BODIES:
+            raise ValueError(f"error_body must be one of {', '.join(ERROR_BODIES)}")
+        school, self.spoiled = spoil(school, self.config.faults.bad_records, self.config.faults.seed)
+        """(table, row index, way) of each row made unreadable by ``faults.bad_records``."""
+        self.school = school
         plan = self.config.plan
         if isinstance(plan, str):
             if plan not in PLANS:
@@ -96,7 +109,13 @@ class Sandbox:
         self.clock: Callable[[], float] = clock or time.time
         self.lock = threading.RLock()
         self.hours = HoursStore(self.config.hours_file)
-        self.api = Api(school, self.hours, lambda: self.clock(), self.config.default_page_size)
+        self.api = Api(
+            school,
+            self.hours,
+            lambda: self.clock(),
+            self.config.default_page_size,
+            self.config.error_body,
+        )
         self.limiter = RateLimiter(plan)
         self._rng = random.Random(self.config.faults.seed)
         self._cache: dict[tuple[str, ...], _CacheEntry] = {}
@@ -202,8 +221,12 @@ class Sandbox:
             ("drop_after_commit", f.drop_after_commit),
             ("slow", f.slow),
         ]
-        # One draw per kind per request keeps the sequence stable whatever the rates are.
-        return {name for name, rate in draws if self._rng.random() < rate}
+        # One draw per kind per request keeps the sequence stable whatever the rates are (kinds
+        # added later draw only when used, so older seeds keep their sequences).
+        drawn = {name for name, rate in draws if self._rng.random() < rate}
+        if f.gateway_html > 0 and self._rng.random() < f.gateway_html:
+            drawn.add("gateway_html")
+        return drawn
 
     def _answer(
         self,
@@ -247,7 +270,11 @@ class Sandbox:
             return gateway_error(429, message, {"retry-after": "1"}), False
         if "p500" in faults:
             record.fault = "p500"
-            return problem(500, "An unexpected error occurred.", match.canonical), False
+            detail = "An unexpected error occurred."
+            return server_error(detail, match.canonical, self.config.error_body), False
+        if "gateway_html" in faults:
+            record.fault = "gateway_html"
+            return gateway_page((502, 503, 504)[self._rng.randrange(3)]), False
         cache_key: tuple[str, ...] | None = None
         if self.config.cache and method == "GET":
             query = "&".join(f"{k}={v}" for k, v in req.query)
@@ -260,7 +287,8 @@ class Sandbox:
             response = self.api.dispatch(match, req)
         except Exception:  # a sandbox bug must look like FACTS's 500, not kill the server thread
             log.exception("sandbox handler failed on %s %s", method, req.path)
-            return problem(500, "An unexpected error occurred.", match.canonical), True
+            detail = "An unexpected error occurred."
+            return server_error(detail, match.canonical, self.config.error_body), True
         if cache_key is not None and response.status == 200:
             self._cache[cache_key] = _CacheEntry(now + self.config.cache_ttl_s, response)
         return response, True

@@ -35,6 +35,9 @@ CONTROL_CHAR_NAME_RATE         0.002     names with control characters (BEL, ESC
 =============================  ========  =========================================================
 
 Name pools include apostrophes (O'Brien), accents (Núñez, Zoë) and hyphens (Mary-Kate).
+As live FACTS sends them: ``ParentStudent.id`` is a GUID-like string, gender is ``Male``/``Female``,
+``withdrawReason`` is ``""`` when unset, ``yearName`` mixes ``2025 - 2026``, ``2025-2026`` and
+trailing spaces; ``history="live"`` adds a live tenant's history volume (``history.py``).
 ``personStudentId`` comes from its own counter over the same numeric range as ``personId``, so its
 values point at other people. School years cover 2020-2021 .. 2030-2031 (1 Aug - 31 Jul), with
 ``yearId`` shuffled, so any real date in that span has a current year; grades and class years are
@@ -51,11 +54,13 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from core.facts.sandbox.history import HISTORIES, add_live_history, link_id
 from core.facts.sandbox.school import Record, School
 
 T = TypeVar("T")
 
 REFERENCE_DATE = date(2026, 11, 29)
+GENDER_NAMES = {"F": "Female", "M": "Male"}
 FIRST_YEAR, LAST_YEAR = 2020, 2030
 
 HISTORICAL_FAMILY_RATE = 0.08
@@ -174,6 +179,7 @@ class _Builder:
     """Holds the RNG, id counters and tables while one school is generated."""
 
     def __init__(self, families: int, seed: int, reference_date: date) -> None:
+        self.seed = seed
         self.rng = random.Random(f"factsync-sandbox:{seed}")
         self.random = self.rng.random
         self.n_families = families
@@ -380,7 +386,7 @@ class _Builder:
             "substatus": self.pick(("", "", "  ", None)),
             "enrollDate": _iso(date(enroll_year, 8, self.ri(1, 28))),
             "withdrawDate": None,
-            "withdrawReason": None,
+            "withdrawReason": "",  # FACTS sends "" when no reason was given
             "graduationDate": None,
             "gradeLevel": _grade_text(grade, alt),
             "nextStatus": None,
@@ -556,7 +562,7 @@ class _Builder:
                 )
                 self.links.append(
                     {
-                        "id": self.next_link,
+                        "id": link_id(self.seed, self.next_link),
                         "parentID": parent["personId"],
                         "studentID": child["studentId"],
                         "relationship": relation,
@@ -665,6 +671,8 @@ class _Builder:
             self.emit_links(fam)
         for row in self._sample(self.family_rows, DUPLICATE_FAMILY_ROW_RATE):
             self.family_rows.append(dict(row))
+        for row in (*self.people, *self.students):
+            row["gender"] = GENDER_NAMES.get(row["gender"], row["gender"])
         self.people.sort(key=lambda p: int(p["personId"]))
         self.family_rows.sort(key=lambda f: int(f["familyID"]))
         years, configs = self.calendar()
@@ -691,7 +699,7 @@ class _Builder:
                 years.append(
                     {
                         "yearId": year_id,
-                        "yearName": f"{start}-{start + 1}",
+                        "yearName": _year_name(start, len(years)),
                         "firstDay": _iso(date(start, 8, 1)),
                         "lastDay": _iso(date(start + 1, 7, 31)),
                         "schoolCode": school["schoolCode"],
@@ -709,6 +717,13 @@ class _Builder:
                     "districtName": "Diocese of Springfield",
                     "defaultYearId": by_key[(code, self.current_start)],
                     "nextYearId": by_key.get((code, self.current_start + 1)),
+                    "defaultTermId": 100 + 10 * int(str(school["configSchoolID"])),
+                    "parentAlert": False,
+                    "pwTermID": 100 + 10 * int(str(school["configSchoolID"])),
+                    "pwTermID2": 0,
+                    "pwYearID": by_key[(code, self.current_start)],
+                    "modifiedBy": 1,
+                    "modifiedDate": f"{self.today.isoformat()}T08:00:00Z",
                     "active": True,
                     "schoolLMS": False,
                     "address": "1 Church Rd",
@@ -728,10 +743,28 @@ def _has_email(person: Record) -> bool:
     return isinstance(email, str) and bool(email.strip())
 
 
+def _year_name(start: int, index: int) -> str:
+    """``yearName`` as schools type it: ``2025 - 2026``, ``2025-2026``, trailing spaces."""
+    return (f"{start} - {start + 1}", f"{start}-{start + 1}", f"{start}-{start + 1}  ")[index % 3]
+
+
 def generate_school(
-    families: int = 300, seed: int = 7, reference_date: date = REFERENCE_DATE
+    families: int = 300,
+    seed: int = 7,
+    reference_date: date = REFERENCE_DATE,
+    history: str = "live",
 ) -> School:
-    """The sandbox school: ``families`` distinct families, the same for the same seed."""
+    """The sandbox school: ``families`` current and recent families, the same for the same seed.
+
+    ``history="live"`` (the default) adds what a live tenant holds besides (``history.py``):
+    ~17 people and ~19 parent links per enrolled student. ``"light"`` leaves them out.
+    """
     if families < 0:
         raise ValueError("families must be >= 0")
-    return _Builder(families, seed, reference_date).build()
+    if history not in HISTORIES:
+        raise ValueError(f"history must be one of {', '.join(HISTORIES)}")
+    builder = _Builder(families, seed, reference_date)
+    school = builder.build()
+    if history == "live":
+        add_live_history(school, builder.next_person, builder.next_address, seed, reference_date)
+    return school

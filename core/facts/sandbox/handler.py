@@ -28,6 +28,7 @@ from core.facts.sandbox.messages import (
     error_response,
     json_response,
     problem,
+    server_error,
 )
 from core.facts.sandbox.routes import Match
 from core.facts.sandbox.school import Record, School
@@ -41,8 +42,16 @@ SPECS: dict[str, dict[str, FieldSpec]] = {
         schoolCode="str",
         classYear="str",
     )
-    | fields(**{"school.status": "str", "school.gradeLevel": "str"}),
-    "parentStudent": fields(parentID="int", studentID="int"),
+    | fields(
+        **{
+            "school.status": "str",
+            "school.gradeLevel": "str",
+            "school.enrollDate": "date",
+            "school.withdrawDate": "date",
+            "school.graduationDate": "date",
+        }
+    ),
+    "parentStudent": fields(parentID="int", studentID="int", correspondence="bool"),
     "personFamily": fields(personId="int", familyId="int"),
     "families": fields(familyID="int", familyName="str", modifiedDate="date"),
     "schoolYears": fields(
@@ -63,9 +72,15 @@ class Api:
     """Endpoint logic and the indexes that keep a 6,000-row page fast."""
 
     def __init__(
-        self, school: School, hours: HoursStore, clock: Callable[[], float], default_page_size: int
+        self,
+        school: School,
+        hours: HoursStore,
+        clock: Callable[[], float],
+        default_page_size: int,
+        error_body: str = "stack-trace",
     ) -> None:
         self.school = school
+        self.error_body = error_body
         self.hours = hours
         self.clock = clock
         self.default_page_size = default_page_size
@@ -150,9 +165,9 @@ class Api:
             predicate = sieve.compile_filters(req.param("filters") or "", spec)
             sorts = sieve.parse_sorts(req.param("sorts") or "", spec)
         except sieve.UnknownField as exc:
-            return problem(500, f"{exc.name} not found.", match.canonical)
+            return server_error(f"{exc.name} not found.", match.canonical, self.error_body, "sieve")
         except sieve.BadValue as exc:
-            return problem(500, str(exc), match.canonical)
+            return server_error(str(exc), match.canonical, self.error_body, "sieve")
         selected = rows if predicate is None else [r for r in rows if predicate(r)]
         if sorts:
             selected = sieve.apply_sorts(selected, sorts)
@@ -302,7 +317,19 @@ class Api:
             return bad
         assert row is not None
         row["serviceHoursId"] = ident
-        return json_response(200, self.hours.replace(kind, row))
+        return json_response(200, {**self.hours.replace(kind, row), "yearId": self._year_of(row)})
+
+    def _year_of(self, row: Record) -> int | None:
+        """The school year a service-hours date falls in (FACTS adds ``yearId`` to its answer)."""
+        day = sieve.parse_date(str(row.get("date") or ""))
+        if day is None:
+            return None
+        for year in self.school.schoolYears:
+            first = sieve.parse_date(str(year.get("firstDay") or ""))
+            last = sieve.parse_date(str(year.get("lastDay") or ""))
+            if first is not None and last is not None and first <= day <= last:
+                return as_id(year.get("yearId"))
+        return None
 
     def _validate_hours(self, body: Any) -> tuple[Record | None, Response | None]:
         """FACTS's checks: an object, personId of a real person, numeric hours, texts <= 255."""

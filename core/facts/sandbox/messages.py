@@ -92,3 +92,59 @@ def error_response(status: int, code: str, message: str, target: str | None = No
     if target is not None:
         error["target"] = target
     return json_response(status, {"error": error})
+
+
+ErrorBody = str
+"""``stack-trace`` (live FACTS: a 500 is a .NET exception and its stack, as text) or ``problem``
+(a clean ProblemDetails). The client must read both."""
+ERROR_BODIES = ("stack-trace", "problem")
+
+_STACKS = {
+    "sieve": (
+        "Sieve.Exceptions.SieveMethodNotFoundException",
+        "   at Sieve.Services.SieveProcessor`3.ApplyFiltering[TEntity](TSieveModel model, "
+        "IQueryable`1 result, Object[] dataForCustomMethods)\r\n"
+        "   at Sieve.Services.SieveProcessor`3.Apply[TEntity](TSieveModel model, IQueryable`1 "
+        "source, Object[] dataForCustomMethods, Boolean applyFiltering, Boolean applySorting, "
+        "Boolean applyPagination)\r\n"
+        "   at Facts.Sis.Api.Infrastructure.PagedQueryHandler`2.Handle(TQuery request, "
+        "CancellationToken cancellationToken)\r\n"
+        "   at MediatR.Pipeline.RequestExceptionProcessorBehavior`2.Handle(TRequest request, "
+        "RequestHandlerDelegate`1 next, CancellationToken cancellationToken)",
+    ),
+    "server": (
+        "System.InvalidOperationException",
+        "   at Facts.Sis.Api.Controllers.ApiControllerBase.Execute[TResult](Func`1 action)\r\n"
+        "   at Microsoft.AspNetCore.Mvc.Infrastructure.ActionMethodExecutor.TaskOfIActionResult"
+        "Executor.Execute(IActionResultTypeMapper mapper, ObjectMethodExecutor executor, Object "
+        "controller, Object[] arguments)",
+    ),
+}
+
+
+def server_error(detail: str, instance: str, style: ErrorBody, source: str = "server") -> Response:
+    """A 500 as FACTS sends it: with ``stack-trace`` the exception's message followed by its .NET
+    stack trace as plain text (what live FACTS answers to an unknown filter), else ProblemDetails."""
+    if style == "problem":
+        return problem(500, detail, instance)
+    exc_type, stack = _STACKS[source]
+    body = f"{exc_type}: {detail}\r\n{stack}\r\n".encode()
+    return Response(500, body, {"content-type": "text/plain; charset=utf-8"})
+
+
+_GATEWAY_PAGES = {
+    502: "502 Bad Gateway",
+    503: "503 Service Temporarily Unavailable",
+    504: "504 Gateway Time-out",
+}
+
+
+def gateway_page(status: int) -> Response:
+    """An HTML error page from a proxy in front of FACTS: not JSON at all."""
+    title = _GATEWAY_PAGES.get(status, f"{status} Error")
+    body = (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()
+    return Response(status, body, {"content-type": "text/html"})

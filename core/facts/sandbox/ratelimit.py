@@ -1,13 +1,16 @@
 """Per-subscription-key rate limits and daily quota, shaped like Azure API Management's.
 
-APIM's ``rate-limit-by-key`` counts calls in a window that opens at the first call and renews after
-its period; ``quota-by-key`` here renews at midnight UTC. A refused call is not counted. Time comes
-from an injectable clock so tests can walk through windows without sleeping.
+The gateway counts calls in a sliding window: a call is admitted when fewer than ``limit`` calls
+were admitted in the ``period`` seconds before it, so a burst at the end of one minute and another
+at the start of the next is refused (a fixed window would let both through). ``quota-by-key``
+renews at midnight UTC. A refused call is not counted. Time comes from an injectable clock so
+tests can walk through windows without sleeping.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,18 +22,23 @@ DAY_S = 86_400
 
 @dataclass
 class _Window:
+    """Times of the calls admitted in the last ``period`` seconds."""
+
     period: float
     limit: int
-    start: float = -math.inf
-    count: int = 0
+    calls: deque[float] = field(default_factory=deque)
 
     def roll(self, now: float) -> None:
-        if now >= self.start + self.period:
-            self.start = now
-            self.count = 0
+        while self.calls and self.calls[0] <= now - self.period:
+            self.calls.popleft()
+
+    @property
+    def count(self) -> int:
+        return len(self.calls)
 
     def retry_after(self, now: float) -> int:
-        return max(1, math.ceil(self.start + self.period - now))
+        """Seconds until the oldest call in the window leaves it."""
+        return max(1, math.ceil(self.calls[0] + self.period - now))
 
 
 @dataclass
@@ -87,7 +95,7 @@ class RateLimiter:
         waits = [w.retry_after(now) for w in (state.second, state.minute) if w.count >= w.limit]
         if waits:
             return Refusal(429, max(waits))
-        state.second.count += 1
-        state.minute.count += 1
+        state.second.calls.append(now)
+        state.minute.calls.append(now)
         state.day_count += 1
         return None

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, cast
 
-Kind = Literal["int", "str", "date", "float"]
+Kind = Literal["int", "str", "date", "float", "bool"]
 Row = dict[str, Any]
 Predicate = Callable[[Row], bool]
 
@@ -65,7 +65,7 @@ def fields(**kinds: str) -> dict[str, FieldSpec]:
     """``fields(personId="int", **{"school.status": "str"})`` -> lookup by lower-cased name."""
     out: dict[str, FieldSpec] = {}
     for name, kind in kinds.items():
-        if kind not in ("int", "str", "date", "float"):
+        if kind not in ("int", "str", "date", "float", "bool"):
             raise ValueError(f"unknown field kind {kind!r}")
         out[name.lower()] = FieldSpec(name, cast(Kind, kind), tuple(name.split(".")))
     return out
@@ -133,6 +133,10 @@ def _convert(field: FieldSpec, value: str) -> Any:
         if parsed is None:
             raise BadValue(f"Invalid value '{value}' for {field.name}.")
         return parsed
+    if field.kind == "bool":
+        if value.strip().lower() not in ("true", "false"):
+            raise BadValue(f"Invalid value '{value}' for {field.name}.")
+        return value.strip().lower() == "true"
     return value
 
 
