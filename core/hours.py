@@ -27,6 +27,8 @@ STATUSES = ("pending", "approved", "rejected")
 MAX_DESCRIPTION = 255
 """FACTS keeps at most 255 characters of a service-hours description."""
 MAX_HOURS = 24.0
+MIN_HOURS = 0.01
+"""Less rounds to 0 h, which FACTS reads as a withdrawn entry."""
 CSV_COLUMNS = ("email", "date", "hours", "description", "status")
 _WHITESPACE = re.compile(r"\s+")
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -62,13 +64,17 @@ def parse_date(text: str, *, today: date | None = None) -> date:
 
 
 def parse_hours(value: str | float) -> float:
-    """A positive number of hours, at most 24 for one entry, rounded to 1/100."""
+    """A number of hours from 0.01 to 24 for one entry, rounded to 1/100."""
     try:
         hours = float(value.strip()) if isinstance(value, str) else float(value)
     except ValueError:
         raise ValueError(f"hours {value!r} is not a number") from None
     if not math.isfinite(hours) or hours <= 0:
         raise ValueError(f"hours {value!r} must be more than 0")
+    if hours < MIN_HOURS:
+        raise ValueError(
+            f"hours {value!r} is less than {MIN_HOURS:g} (FACTS would read it as 0 h, a withdrawal)"
+        )
     if hours > MAX_HOURS:
         raise ValueError(f"hours {hours:g} is more than {MAX_HOURS:g} for one entry")
     return round(hours, 2)
@@ -353,9 +359,13 @@ class ImportResult:
     duplicates: list[LineError] = field(default_factory=list)
     """Rows identical to an entry already on the site (a file imported twice): skipped."""
     enqueued: int = 0
+    stopped: bool = False
+    """Nothing was imported because of the errors (a bad header, or bad lines without
+    ``skip_bad_lines``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "stopped": self.stopped,
             "imported": len(self.imported),
             "entryIds": self.imported,
             "enqueued": self.enqueued,
@@ -374,29 +384,92 @@ class _Row:
     status: str
 
 
-def _read_rows(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[LineError]]:
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+def _csv_problem(error: csv.Error, start: int, end: int) -> str:
+    """A csv module error in an admin's words, naming the lines involved."""
+    text = str(error)
+    span = f" (lines {start}-{end} were read as one record)" if end > start else ""
+    if "field larger than field limit" in text:
+        return f"a field is longer than {csv.field_size_limit():,} characters{span}"
+    if "unexpected end of data" in text:
+        return f"a quote opened here is never closed{span}"
+    if "expected after" in text:
+        return f"text follows a closing quote: check the quotes{span}"
+    return f"cannot be read as CSV ({text}){span}"
+
+
+def _swallowed(values: list[str], columns: int) -> bool:
+    """A quoted field that ran over lines which look like rows of their own: an unbalanced quote
+    (a real multi-line description has no such lines)."""
+    for value in values:
+        for line in value.splitlines()[1:]:
+            if line.count(",") >= columns - 1:
+                return True
+    return False
+
+
+def _header_errors(names: list[str]) -> list[LineError]:
+    errors: list[LineError] = []
+    counts = {n: names.count(n) for n in names}
+    doubled = [n for n, c in counts.items() if c > 1]
+    if doubled:
+        errors.append(LineError(1, f"the header names column(s) {', '.join(doubled)} twice"))
+    unknown = [n or "(blank)" for n in counts if n not in CSV_COLUMNS]
+    if unknown:
+        errors.append(
+            LineError(
+                1,
+                f"unknown column(s) {', '.join(unknown)} (expected {','.join(CSV_COLUMNS)})",
+            )
+        )
+    missing = [c for c in CSV_COLUMNS if c not in names]
+    if missing:
+        errors.append(LineError(1, f"the header lacks column(s) {', '.join(missing)}"))
+    return errors
+
+
+def _read_rows(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[LineError], bool]:
+    """Rows by first line number, every malformed line, and whether the header itself is bad."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), strict=True)
     try:
         header = next(reader)
     except StopIteration:
-        return [], [LineError(1, "the file is empty (expected a header: " + ",".join(CSV_COLUMNS) + ")")]
+        return [], [LineError(1, "the file is empty (expected a header: " + ",".join(CSV_COLUMNS) + ")")], True
+    except csv.Error as err:
+        return [], [LineError(1, f"the header {_csv_problem(err, 1, reader.line_num)}")], True
     names = [h.strip().casefold() for h in header]
-    missing = [c for c in CSV_COLUMNS if c not in names]
-    if missing:
-        return [], [LineError(1, f"the header lacks column(s) {', '.join(missing)}")]
+    errors = _header_errors(names)
+    if errors:
+        return [], errors, True
     rows: list[tuple[int, dict[str, str]]] = []
-    errors: list[LineError] = []
     line = reader.line_num
-    for values in reader:
-        start, line = line + 1, reader.line_num
+    while True:
+        start = line + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            line = reader.line_num
+            errors.append(LineError(start, _csv_problem(err, start, line)))
+            continue
+        line = reader.line_num
         if not any(v.strip() for v in values):
+            continue
+        if line > start and _swallowed(values, len(names)):
+            errors.append(
+                LineError(
+                    start,
+                    f"a quote opened here is not closed on this line: lines {start}-{line} were "
+                    "read as one record (check the quotes)",
+                )
+            )
             continue
         if len(values) > len(names):
             errors.append(LineError(start, f"{len(values)} fields, the header has {len(names)}"))
             continue
         padded = values + [""] * (len(names) - len(values))
         rows.append((start, dict(zip(names, padded, strict=True))))
-    return rows, errors
+    return rows, errors, False
 
 
 def _validate(site: Site, line: int, raw: dict[str, str], accounts: dict[str, Account]) -> _Row:
@@ -416,16 +489,27 @@ def _validate(site: Site, line: int, raw: dict[str, str], accounts: dict[str, Ac
     )
 
 
-def import_csv(site: Site, text: str, *, approved_by: str, strict: bool = False) -> ImportResult:
+def import_csv(
+    site: Site,
+    text: str,
+    *,
+    approved_by: str,
+    skip_bad_lines: bool = False,
+    strict: bool = True,
+) -> ImportResult:
     """Import entries from CSV text (columns email,date,hours,description,status).
 
-    Every bad row is reported by line number and skipped; the good rows are written in one
-    transaction, so the file is never half-imported. With ``strict`` any bad row imports nothing.
-    A row identical to an existing entry (same account, date, hours, description) is skipped, so
-    importing a corrected file again does not double the good rows.
+    Every malformed line (unbalanced quotes, over-long fields) and every bad row is reported by
+    line number, and a file with any of them imports nothing, unless ``skip_bad_lines``: then the
+    good rows are imported and the bad ones skipped. A bad header (duplicate, unknown or missing
+    columns) always imports nothing. Good rows are written in one transaction, so a file is never
+    half-imported. A row identical to an existing entry (same account, date, hours, description)
+    is skipped, so importing a corrected file again does not double the good rows. (``strict``
+    is the default; ``strict=False`` is the same as ``skip_bad_lines=True``.)
     """
+    skip_bad_lines = skip_bad_lines or not strict
     result = ImportResult()
-    raw_rows, result.errors = _read_rows(text)
+    raw_rows, result.errors, bad_header = _read_rows(text)
     accounts: dict[str, Account] = {
         str(a.email_key): a
         for a in Account.select().where(
@@ -440,7 +524,8 @@ def import_csv(site: Site, text: str, *, approved_by: str, strict: bool = False)
             who = raw.get("email", "").strip()
             result.errors.append(LineError(line, f"{who}: {err}" if who else str(err)))
     result.errors.sort(key=lambda e: e.line)
-    if strict and result.errors:
+    if bad_header or (result.errors and not skip_bad_lines):
+        result.stopped = True
         return result
     with write_transaction():
         existing = _existing_keys(site, {r.account.id for r in good})

@@ -49,7 +49,10 @@ class Roster:
     unreadable: list[Unreadable] = field(default_factory=list)
     """Records left out because they cannot be read, each naming resource, key, field, problem."""
     rows_read: dict[str, int] = field(default_factory=dict)
-    """Rows of each resource that were read (readable or not): the yardstick of the 5% stop."""
+    """Rows of each resource that were validated: the ones needed, and those whose key could not
+    be read (they might be needed)."""
+    rows_received: dict[str, int] = field(default_factory=dict)
+    """Rows of each resource FACTS sent, needed or not (a whole table's history included)."""
 
     @cached_property
     def held_person_ids(self) -> frozenset[int]:
@@ -71,16 +74,28 @@ class Roster:
         return any(u.key_unreadable for u in self.unreadable)
 
     def unreadable_stop(self) -> str | None:
-        """Why nothing may be applied (too many unreadable rows in one table), or None."""
+        """Why nothing may be applied, or None: in one table, more than 5% of the rows needed are
+        unreadable, or more than 5% of all its rows have a key that cannot be read. (A whole
+        table read to find the rows needed holds history too: its unreadable keys are weighed
+        against the whole table, the rows needed against the rows needed.)"""
         counts = Counter(u.resource for u in self.unreadable)
+        keys = Counter(u.resource for u in self.unreadable if u.key_unreadable)
         for resource, count in counts.most_common():
-            rows = max(self.rows_read.get(resource, 0), count)
-            if count > rows * UNREADABLE_SHARE:
-                examples = [str(u) for u in self.unreadable if u.resource == resource][:2]
-                return (
-                    f"{count} of {rows} {resource} records from FACTS cannot be read (more than "
-                    f"{UNREADABLE_SHARE:.0%}), e.g. " + "; ".join(examples) + ". Nothing was "
-                    "changed: this looks like a change in FACTS, not in the school. Ask FACTS "
-                    "support, and list them all with 'factsync sync SITE --dry-run --report FILE'."
-                )
+            bad_keys = keys[resource]
+            bad_fields = count - bad_keys
+            needed = max(self.rows_read.get(resource, 0) - bad_keys, bad_fields)
+            received = max(self.rows_received.get(resource, 0), bad_keys)
+            if bad_fields > needed * UNREADABLE_SHARE:
+                what = f"{bad_fields} of {needed} {resource} records from FACTS cannot be read"
+            elif bad_keys > received * UNREADABLE_SHARE:
+                what = f"{bad_keys} of {received} {resource} records from FACTS have a key that cannot be read"
+            else:
+                continue
+            examples = [str(u) for u in self.unreadable if u.resource == resource][:2]
+            return (
+                f"{what} (more than {UNREADABLE_SHARE:.0%}), e.g. " + "; ".join(examples)
+                + ". Nothing was changed: this looks like a change in FACTS, not in the school. "
+                "Ask FACTS support, and list them all with "
+                "'factsync sync SITE --dry-run --report FILE'."
+            )
         return None

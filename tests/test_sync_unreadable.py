@@ -171,3 +171,73 @@ async def test_more_than_5_percent_unreadable_stops_and_changes_nothing(env: Env
     with pytest.raises(service.UnreadableStop):
         service.apply_plan(env.store, env.site.name, plan)
     assert snapshot(env) == before
+
+
+def test_the_5_percent_rule_weighs_unreadable_keys_against_the_whole_table() -> None:
+    from core.facts.records import Unreadable
+    from core.roster import Roster
+
+    keyed = [Unreadable("Person", f"X{i}", "personId", "'X' is not a number", 1, i + 1)
+             for i in range(40)]
+    # 40 unreadable keys among 1,000 rows sent (history included), 100 rows needed: go on.
+    roster = Roster(unreadable=keyed, rows_read={"Person": 140}, rows_received={"Person": 1000})
+    assert roster.unreadable_stop() is None
+    roster = Roster(unreadable=keyed, rows_read={"Person": 140}, rows_received={"Person": 700})
+    assert "40 of 700 Person records from FACTS have a key that cannot be read" in str(
+        roster.unreadable_stop()
+    )
+    fields = [Unreadable("Person", str(i), "email", "[] is not text") for i in range(6)]
+    roster = Roster(unreadable=fields, rows_read={"Person": 100}, rows_received={"Person": 1000})
+    assert "6 of 100 Person records from FACTS cannot be read" in str(roster.unreadable_stop())
+
+
+# --- the command line: --json, the text line, --report ------------------------------------------
+
+
+def test_sync_json_text_and_error_report(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    from click.testing import CliRunner
+
+    from core.cli import cli
+    from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
+    from core.facts.sandbox import Sandbox, SandboxConfig, School, serve_in_thread
+
+    tables = school()
+    row(tables, "parentStudent", parentID=10_011)["parentID"] = "abc"
+    row(tables, "people", personId=10_022)["lastName"] = "=HYPERLINK(\"http://x\")"
+    row(tables, "people", personId=10_022)["email"] = None
+    sandbox = Sandbox(School.from_json(tables), SandboxConfig(plan="enterprise", rate_limits=False))
+    db, report = str(tmp_path / "s.db"), tmp_path / "report.csv"
+    env = {"FACTSYNC_SUBSCRIPTION_KEY": SANDBOX_SUBSCRIPTION_KEY, "FACTSYNC_API_KEY": SANDBOX_API_KEY}
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> Any:
+        result = runner.invoke(cli, [*args, "--db", db], env=env)
+        assert result.exit_code == code, result.output
+        return result
+
+    with serve_in_thread(sandbox) as server:
+        run("site", "add", "pta")
+        run("connect", "pta", "--base-url", server.base_url, "--facts-plan", "enterprise")
+        run("setup", "pta", "--kind", "parents")
+        text = run("sync", "pta", "--dry-run", "--report", str(report)).output
+        assert "unreadable 1 FACTS record(s) left out" in text
+        assert "unreadable ParentStudent 10011-10013: parentID 'abc' is not a number" in text
+        body = json.loads(run("sync", "pta", "--json").stdout)
+        run("sync", "pta", "--report", str(tmp_path / "missing" / "r.csv"), code=2)
+    assert body["counts"]["unreadable"] == 1
+    assert body["unreadable"] == [{"resource": "ParentStudent", "key": "10011-10013",
+                                   "field": "parentID", "problem": "'abc' is not a number",
+                                   "page": 1, "row": None}]
+    with report.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["kind", "personId", "name", "email", "familyId", "reason"]
+    kinds = {r[0] for r in rows[1:]}
+    assert {"unreadable", "skipped"} <= kinds or {"unreadable", "conflict"} <= kinds
+    unreadable = next(r for r in rows if r[0] == "unreadable")
+    assert unreadable[1] == "10013" and "parentID 'abc' is not a number" in unreadable[5]
+    waiting = next(r for r in rows if r[1] == "10022")
+    assert waiting[2].startswith("Bob '=HYPERLINK") or waiting[2].startswith("Bob =HYPERLINK")
+    assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)

@@ -232,18 +232,25 @@ def register(cli: click.Group) -> None:
     @hours_group.command("import")
     @click.argument("site")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-    @click.option("--strict", is_flag=True, help="Import nothing if any row is bad.")
+    @click.option("--strict", is_flag=True,
+                  help="Import nothing if any line is bad (the default; kept for scripts).")
+    @click.option("--skip-bad-lines", is_flag=True,
+                  help="Import the good lines of a file that has bad ones (reported, skipped).")
     @approver_option
     @db_option
     @json_option
     def hours_import(
-        site: str, file: str, strict: bool, by: str | None, db: str | None, as_json: bool
+        site: str, file: str, strict: bool, skip_bad_lines: bool, by: str | None, db: str | None,
+        as_json: bool,
     ) -> None:
         """Import entries from CSV (columns email,date,hours,description,status).
 
-        Bad rows are reported by line number and skipped; good rows are imported in one
-        transaction. Rows identical to an existing entry are skipped. Exit 1 if any row was bad.
+        Every malformed line (unbalanced quotes, over-long fields) and bad row is reported by line
+        number; a file with any imports nothing unless --skip-bad-lines. Good rows are imported in
+        one transaction. Rows identical to an existing entry are skipped. Exit 1 if any was bad.
         """
+        if strict and skip_bad_lines:
+            raise click.UsageError("use one of --strict and --skip-bad-lines")
         if file == "-":
             text = sys.stdin.read()
         else:
@@ -253,7 +260,9 @@ def register(cli: click.Group) -> None:
                 fail(f"{file} is not UTF-8 text (save the spreadsheet as CSV UTF-8)")
         with _store(db) as store:
             s = get_site(store, site)
-            result = hrs.import_csv(s, text, approved_by=by or _default_approver(), strict=strict)
+            result = hrs.import_csv(
+                s, text, approved_by=by or _default_approver(), skip_bad_lines=skip_bad_lines
+            )
             if as_json:
                 print_json(result.to_json())
             else:
@@ -261,8 +270,12 @@ def register(cli: click.Group) -> None:
                     click.echo(f"{file}: {err}", err=True)
                 for dup in result.duplicates:
                     click.echo(f"{file}: {dup}")
-                if strict and result.errors:
-                    click.echo(f"nothing imported: {len(result.errors)} bad row(s)")
+                if result.stopped:
+                    click.echo(
+                        f"nothing imported: {len(result.errors)} bad line(s)"
+                        + ("" if skip_bad_lines else
+                           "; fix them, or import the good lines with --skip-bad-lines")
+                    )
                 else:
                     click.echo(
                         f"imported {len(result.imported)} entries "

@@ -92,6 +92,7 @@ class _Reader:
 
     unreadable: list[Unreadable] = field(default_factory=list)
     rows_read: Counter[str] = field(default_factory=Counter)
+    rows_received: Counter[str] = field(default_factory=Counter)
 
     def take(
         self,
@@ -102,6 +103,7 @@ class _Reader:
     ) -> list[Any]:
         """Records of ``rows`` whose id is ``wanted`` (all when None); rows with an unreadable
         id are kept for validation, so they are reported rather than silently dropped."""
+        self.rows_received[table.resource.name] += len(rows)
         if wanted is not None:
             rows = [r for r in rows if _needed(r, table.id_field, wanted)]
         records, bad = read_rows(table.resource, rows, page)
@@ -395,6 +397,7 @@ def _assemble(
         fetched_at=datetime.now(UTC),
         unreadable=list(reader.unreadable),
         rows_read=dict(reader.rows_read),
+        rows_received=dict(reader.rows_received),
     )
 
 
