@@ -18,6 +18,7 @@ from core.facts.client import FactsClient
 from core.facts.errors import FactsError
 from core.facts.plans import PLANS, SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from core.facts.probe import Permissions, probe_permissions
+from core.facts.secrets import key_problem, scrub
 from core.sites import SiteError
 from store import Store
 from store.models import Connection, Site
@@ -73,10 +74,10 @@ def save_connection(
     """Save the base URL and plan, and the keys as references into the 0600 secrets file."""
     if plan not in PLANS:
         raise SiteError(f"unknown FACTS plan {plan!r}: choose one of {', '.join(PLANS)}")
-    if not api_key.strip():
-        raise SiteError("the school API key is empty")
-    if not subscription_key.strip():
-        raise SiteError("the subscription key is empty")
+    for what, key in (("school API key", api_key), ("subscription key", subscription_key)):
+        problem = key_problem(what, key)
+        if problem:
+            raise SiteError(problem)
     api_ref = store.secrets.put(f"site-{site.id}-api-key", api_key.strip())
     sub_ref = store.secrets.put(f"site-{site.id}-subscription-key", subscription_key.strip())
     with store.db.atomic():
@@ -168,6 +169,14 @@ def open_client(
     return FactsClient(base_url, sub_key, api_key, plan=conn.plan, transport=transport)
 
 
+def api_key_of(store: Store, conn: Connection) -> str:
+    return store.secrets.get(conn.api_key_ref) or ""
+
+
+def sub_key_of(store: Store, conn: Connection) -> str:
+    return store.secrets.get(conn.subscription_key_ref) or ""
+
+
 async def check_connection(
     store: Store, site: Site, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> Permissions:
@@ -178,7 +187,7 @@ async def check_connection(
         async with client:
             perms = await probe_permissions(client)
     except FactsError as err:
-        conn.last_error = str(err)
+        conn.last_error = scrub(str(err), (api_key_of(store, conn), sub_key_of(store, conn)))
         conn.checked_at = datetime.now(UTC).replace(tzinfo=None)
         conn.save()
         raise

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import peewee as pw
 
+from store.errors import DATABASE_ERRORS, StoreError, store_error
 from store.migrations import migrate
 from store.models import database
 from store.paths import resolve_db_path
@@ -33,14 +34,30 @@ class Store:
             self.db.close()
 
 
+last_opened: Path | None = None
+"""The store this process opened last: what a store failure message names."""
+
+
 def open_store(path: str | os.PathLike[str] | None = None) -> Store:
-    """Open (creating and migrating if needed) the store at ``path`` and bind the models to it."""
+    """Open (creating and migrating if needed) the store at ``path`` and bind the models to it.
+
+    Raises StoreError (one sentence: what is wrong, what to do) when it cannot be used.
+    """
+    global last_opened
     db_path = resolve_db_path(path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    db = pw.SqliteDatabase(str(db_path), pragmas=PRAGMAS)
+    last_opened = db_path
+    db = pw.SqliteDatabase(str(db_path), pragmas=dict(PRAGMAS))
     database.initialize(db)
-    db.connect(reuse_if_open=True)
-    migrate(db)
+    try:
+        db.connect(reuse_if_open=True)
+        migrate(db)
+    except DATABASE_ERRORS as exc:
+        if not db.is_closed():
+            db.close()
+        raise store_error(exc, db_path) from exc
     with contextlib.suppress(OSError):
         os.chmod(db_path, 0o600)
     return Store(path=db_path, db=db, secrets=SecretStore.beside(db_path))
+
+
+__all__ = ["PRAGMAS", "Store", "StoreError", "open_store"]

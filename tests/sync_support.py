@@ -116,6 +116,7 @@ def _sandbox(tables: Tables) -> Sandbox:
 
 def make_env(tmp_path: Path, tables: Tables, kind: str = "parents", name: str = "pta",
              **setup: Any) -> Env:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     store = open_store(tmp_path / "s.db")
     site = add_site(store, name)
     save_connection(store, site, base_url="https://api.factsmgt.com", api_key=SANDBOX_API_KEY,

@@ -12,8 +12,15 @@ import pytest
 from core.connection import save_connection
 from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from core.facts.records import SCHOOL_YEARS, read_rows
-from core.facts.sandbox import Faults, Sandbox, SandboxConfig, School, generate_school
-from core.facts.sandbox import badrecords, serve_in_thread
+from core.facts.sandbox import (
+    Faults,
+    Sandbox,
+    SandboxConfig,
+    School,
+    badrecords,
+    generate_school,
+    serve_in_thread,
+)
 from core.sites import add_site
 from core.sync import service
 from store import open_store

@@ -6,12 +6,37 @@ contract: 0 ok, 1 error, 2 usage, 3 needs a decision (conflicts or mass-archive 
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from core.cli import app_cmds, hours_cmds, sandbox_cmd, sync_cmds
+from core.cli.common import EXIT_ERROR
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class FactsyncGroup(click.Group):
+    """Every store failure of every command (disk full, read-only, damaged, locked) ends in one
+    clear sentence and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from store import db
+        from store.errors import DATABASE_ERRORS, StoreError, store_error
+
+        try:
+            return super().invoke(ctx)
+        except StoreError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(EXIT_ERROR)
+        except DATABASE_ERRORS as exc:
+            click.echo(f"error: {store_error(exc, db.last_opened)}", err=True)
+            ctx.exit(EXIT_ERROR)
+
+
+@click.group(
+    cls=FactsyncGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option("--walkthrough", is_flag=True, help=app_cmds.WALKTHROUGH_HELP)
 @click.pass_context
 def cli(ctx: click.Context, walkthrough: bool) -> None:

@@ -16,6 +16,11 @@ EXIT_NEEDS_DECISION = 3
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+FACTS_ID = click.IntRange(0, 2**31 - 1)
+"""A FACTS id (personId, familyId): an int32; a longer number is a usage error, not an overflow."""
+ROW_ID = click.IntRange(1, 2**63 - 1)
+"""An id of factsync's store (entry, run): what SQLite can hold."""
+
 
 def db_option(func: F) -> F:
     """``--db PATH`` on every command; ``FACTSYNC_DB`` or the user data dir otherwise."""

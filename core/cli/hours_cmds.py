@@ -21,7 +21,15 @@ from typing import Any
 import click
 
 from core import hours as hrs
-from core.cli.common import EXIT_ERROR, EXIT_USAGE, db_option, fail, json_option, print_json
+from core.cli.common import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    ROW_ID,
+    db_option,
+    fail,
+    json_option,
+    print_json,
+)
 from core.facts.errors import FactsError
 from core.sites import SiteError, get_site, require_advanced
 from core.writeback import outbox
@@ -119,7 +127,7 @@ def register(cli: click.Group) -> None:
     @click.argument("site")
     @click.option("--email", required=True, help="The account's email.")
     @click.option("--date", "day", required=True, help="YYYY-MM-DD (not in the future).")
-    @click.option("--hours", required=True, help="Hours (more than 0, at most 24).")
+    @click.option("--hours", required=True, help="Hours (from 0.01 to 24).")
     @click.option("--description", required=True, help="What was done (at most 255 characters).")
     @click.option("--verifier", default=None, help="Who verified the hours on site.")
     @click.option("--approved", is_flag=True, help="Approve at once (queues it for FACTS).")
@@ -169,7 +177,7 @@ def register(cli: click.Group) -> None:
     def _status_command(name: str, action: str) -> None:
         @hours_group.command(name)
         @click.argument("site")
-        @click.argument("ids", nargs=-1, type=int, required=True)
+        @click.argument("ids", nargs=-1, type=ROW_ID, required=True)
         @approver_option
         @db_option
         def command(site: str, ids: tuple[int, ...], by: str | None, db: str | None) -> None:
@@ -196,7 +204,7 @@ def register(cli: click.Group) -> None:
 
     @hours_group.command("edit")
     @click.argument("site")
-    @click.argument("entry_id", type=int)
+    @click.argument("entry_id", type=ROW_ID)
     @click.option("--date", "day", default=None)
     @click.option("--hours", default=None)
     @click.option("--description", default=None)
@@ -220,7 +228,7 @@ def register(cli: click.Group) -> None:
 
     @hours_group.command("delete")
     @click.argument("site")
-    @click.argument("entry_id", type=int)
+    @click.argument("entry_id", type=ROW_ID)
     @db_option
     def hours_delete(site: str, entry_id: int, db: str | None) -> None:
         """Delete an entry; one already in FACTS is withdrawn there (hours 0, noted)."""

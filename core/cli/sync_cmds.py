@@ -15,7 +15,15 @@ from pathlib import Path
 import click
 
 from core import accounts as acc
-from core.cli.common import EXIT_NEEDS_DECISION, db_option, fail, json_option, print_json
+from core.cli.common import (
+    EXIT_NEEDS_DECISION,
+    FACTS_ID,
+    ROW_ID,
+    db_option,
+    fail,
+    json_option,
+    print_json,
+)
 from core.facts.errors import FactsError
 from core.sites import SiteError, add_site, get_site, list_sites, require_advanced
 from core.sync import service
@@ -267,10 +275,10 @@ def register(cli: click.Group) -> None:
     @cli.command("decide")
     @click.argument("site")
     @click.option("--email", default=None, help="The conflicted email.")
-    @click.option("--person", "person_id", type=int, default=None, help="FACTS personId.")
+    @click.option("--person", "person_id", type=FACTS_ID, default=None, help="FACTS personId.")
     @click.option("--skip", is_flag=True, help="Do not import (everyone with the email, or the person).")
     @click.option("--use-email2", is_flag=True, help="Use email2 instead.")
-    @click.option("--family", "family_id", type=int, default=None,
+    @click.option("--family", "family_id", type=FACTS_ID, default=None,
                   help="With --person alone: the family a multi-family person is imported under.")
     @db_option
     def decide(site: str, email: str | None, person_id: int | None, skip: bool,
@@ -300,7 +308,7 @@ def register(cli: click.Group) -> None:
 
     @family_group.command("group")
     @click.argument("site")
-    @click.argument("family_ids", nargs=-1, type=int, required=True)
+    @click.argument("family_ids", nargs=-1, type=FACTS_ID, required=True)
     @db_option
     def family_group_cmd(site: str, family_ids: tuple[int, ...], db: str | None) -> None:
         """Treat several FACTS family ids as one family on every sync."""
@@ -313,8 +321,8 @@ def register(cli: click.Group) -> None:
 
     @family_group.command("override")
     @click.argument("site")
-    @click.argument("family_id", type=int)
-    @click.option("--person", "person_id", type=int, default=None,
+    @click.argument("family_id", type=FACTS_ID)
+    @click.option("--person", "person_id", type=FACTS_ID, default=None,
                   help="The parent (default: the whole family).")
     @click.option("--include/--exclude", "include", default=None)
     @click.option("--clear", is_flag=True, help="Remove the override.")
@@ -388,7 +396,7 @@ def register(cli: click.Group) -> None:
 
     @cli.command("history")
     @click.argument("site")
-    @click.option("--run", "run_id", type=int, default=None, help="Show one run's changes.")
+    @click.option("--run", "run_id", type=ROW_ID, default=None, help="Show one run's changes.")
     @db_option
     @json_option
     def history(site: str, run_id: int | None, db: str | None, as_json: bool) -> None:

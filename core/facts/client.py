@@ -41,6 +41,7 @@ from core.facts.errors import (
 from core.facts.models import StudentServiceHoursModel
 from core.facts.plans import PLANS, Plan
 from core.facts.ratelimit import RateLimiter
+from core.facts.secrets import key_problem, scrub
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +244,10 @@ class FactsClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._secrets = tuple(k for k in (subscription_key, api_key) if k)
+        for what, key in (("subscription key", subscription_key), ("school API key", api_key)):
+            problem = key_problem(what, key) if key else None
+            if problem:
+                raise FactsError(f"FACTS cannot be asked: {problem}.")
         self._random = random.Random()
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
@@ -417,10 +422,8 @@ class FactsClient:
         if self.on_event is not None:
             self.on_event(event)
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "••••")
-        return text
+    def _scrub(self, text: str | bytes) -> str:
+        return scrub(text, self._secrets)
 
     def _on_wait(self, seconds: float) -> None:
         self.stats.rate_limit_waits += 1
