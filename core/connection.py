@@ -1,8 +1,9 @@
 """A site's FACTS connection: saved keys (as secret references), permissions, and the client.
 
-A base URL of the form ``sandbox:`` (optionally ``sandbox:?families=300&seed=7&history=light``) connects to the
-in-process sandbox FACTS SIS instead of the network; the demo and the tests use it, and service
-hours written to it persist in a file beside the store.
+A base URL of the form ``sandbox:`` (optionally ``sandbox:?families=300&seed=7``, with
+``history=light`` for a school without a live tenant's history, ``bad_records=0.01`` for some
+unreadable rows) connects to the in-process sandbox FACTS SIS instead of the network; the demo
+and the tests use it, and service hours written to it persist in a file beside the store.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def connection_info(site: Site) -> ConnectionInfo | None:
 @cache
 def sandbox_for(spec: str, hours_file: str | None) -> object:
     """One in-process sandbox per spec and hours file for the life of the process."""
-    from core.facts.sandbox import Sandbox, SandboxConfig, generate_school
+    from core.facts.sandbox import Faults, Sandbox, SandboxConfig, generate_school
 
     query = parse_qs(urlsplit(spec).query)
     families = int(query.get("families", ["300"])[0])
@@ -125,9 +126,11 @@ def sandbox_for(spec: str, hours_file: str | None) -> object:
     latency = int(query.get("latency_ms", ["0"])[0])
     people = query.get("people", ["Write"])[0].capitalize()
     history = query.get("history", ["live"])[0]
+    bad_records = float(query.get("bad_records", ["0"])[0])
     return Sandbox(
         generate_school(families=families, seed=seed, history=history),
         SandboxConfig(
+            faults=Faults(bad_records=bad_records),
             plan=plan,
             latency_ms=latency,
             subscription_keys=[SANDBOX_SUBSCRIPTION_KEY],

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from core.connection import save_connection
+from core.facts.fetch import roster_from_tables
 from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from core.facts.records import SCHOOL_YEARS, read_rows
 from core.facts.sandbox import (
@@ -70,6 +71,7 @@ async def test_a_school_file_is_served_exactly_as_it_is(tmp_path: Path, school: 
     tables["parentStudent"][0]["parentID"] = "abc"
     tables["families"][1]["familyID"] = None
     tables["students"][2]["studentId"] = "S-1"
+    tables["personFamily"].append("not a record")
     path = tmp_path / "school.json"
     School.from_json(tables).save(path)
     sb = Sandbox(School.load(path), SandboxConfig(rate_limits=False))
@@ -84,6 +86,13 @@ async def test_a_school_file_is_served_exactly_as_it_is(tmp_path: Path, school: 
         by_id = c.get("/People", params={"Filters": "personId==X2007"})
         assert by_id.status_code == 500  # FACTS's answer to a filter value that is not a number
         assert c.get("/Families", params={"Sorts": "-familyID"}).status_code == 200
+        members = c.get("/People/PersonFamily", params={"PageSize": 6000}).json()["results"]
+        assert members[-1] == "not a record"
+    roster = roster_from_tables(School.load(path).to_json())
+    assert {str(u) for u in roster.unreadable} >= {
+        f"PersonFamily not a record (page 1, row {len(members)}): record is not an object",
+        "Student S-1 (page 1, row 3): studentId 'S-1' is not a number",
+    }
 
 
 def test_bad_records_on_demand(school: School) -> None:

@@ -104,9 +104,11 @@ class _Reader:
         """Records of ``rows`` whose id is ``wanted`` (all when None); rows with an unreadable
         id are kept for validation, so they are reported rather than silently dropped."""
         self.rows_received[table.resource.name] += len(rows)
+        positions: list[int] | None = None
         if wanted is not None:
-            rows = [r for r in rows if _needed(r, table.id_field, wanted)]
-        records, bad = read_rows(table.resource, rows, page)
+            positions = [i for i, r in enumerate(rows) if _needed(r, table.id_field, wanted)]
+            rows = [rows[i] for i in positions]
+        records, bad = read_rows(table.resource, rows, page, positions)
         self.rows_read[table.resource.name] += len(rows)
         self.unreadable.extend(bad)
         return records

@@ -293,9 +293,15 @@ def unreadable(
 
 
 def read_rows(
-    resource: Resource[R], rows: Sequence[Any], page: int | None = None
+    resource: Resource[R],
+    rows: Sequence[Any],
+    page: int | None = None,
+    positions: Sequence[int] | None = None,
 ) -> tuple[list[R], list[Unreadable]]:
-    """Validate a page of raw rows: the records, and an Unreadable for each row that fails."""
+    """Validate a page of raw rows: the records, and an Unreadable for each row that fails.
+
+    ``positions``: where each row sat on its page (0-based), when ``rows`` is a selection of it.
+    """
     adapter = resource.adapter
     bad: dict[int, Unreadable] = {}
     todo = list(range(len(rows)))
@@ -314,7 +320,8 @@ def read_rows(
         for index, err in first.items():
             path = [str(p) for p in err["loc"][1:]]
             field = ".".join(path) if path else "record"
-            bad[index] = unreadable(resource, rows[index], field, problem_text(err), page, index)
+            where = positions[index] if positions is not None else index
+            bad[index] = unreadable(resource, rows[index], field, problem_text(err), page, where)
         todo = [i for i in todo if i not in bad]
 
 

@@ -12,7 +12,11 @@ run in a thread worker, ``fetch``/``sync`` are async):
   rows behind a count, each with ``reason`` and field ``changes``; ``plan.conflicts`` (flag
   red/orange/gray, ``choices``, ``new``), ``plan.open_conflicts``; ``plan.duplicates`` (offer
   ``core.accounts.merge_accounts``); ``plan.archive`` (verdict ok / needs-confirmation /
-  refused, ``reasons``, ``archive_count``) and ``plan.withheld`` (archives refused).
+  refused, ``reasons``, ``archive_count``) and ``plan.withheld`` (archives refused);
+  ``plan.unreadable`` (FACTS records left out, each an ``Unreadable`` with resource, key, field,
+  problem), ``plan.held`` (accounts kept as they are because their record was unreadable, reason
+  ``HELD``), ``plan.stop`` (too many unreadable rows: ``apply_plan`` raises ``UnreadableStop``);
+  ``write_error_report(plan, path)`` writes the *Export error report* CSV.
 - decisions: ``decide`` per conflict choice: assign -> ``decide(email=E, person_id=P)``;
   skip -> ``decide(email=E, skip=True)`` or ``decide(person_id=P, skip=True)``; use-email2 ->
   the same with ``use_email2=True``; accept (multi-family) -> ``decide(person_id=P,

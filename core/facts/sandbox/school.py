@@ -40,14 +40,18 @@ class School:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> School:
-        """Build from ``to_json()`` output; missing tables are empty, unknown keys are ignored."""
+        """Build from ``to_json()`` output; missing tables are empty, unknown keys are ignored.
+
+        Rows are kept exactly as they are, unreadable ones included (a string where FACTS
+        documents a number, a null key, even a row that is not an object): the sandbox serves
+        what the file holds, as FACTS serves what its database holds."""
         if not isinstance(data, dict):
             raise ValueError("a school file holds a JSON object of tables")
         tables: dict[str, list[Record]] = {}
         for name in TABLES:
             rows = data.get(name, [])
-            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-                raise ValueError(f"school table {name!r} must be a list of objects")
+            if not isinstance(rows, list):
+                raise ValueError(f"school table {name!r} must be a list of records")
             tables[name] = rows
         return cls(**tables)
 
