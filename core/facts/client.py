@@ -50,6 +50,7 @@ T = TypeVar("T")
 Kind = Literal["students", "parents"]
 Filters = str | Sequence[str] | None
 Params = Mapping[str, str | int]
+Parser = Callable[[bytes], Any]
 
 MAX_PAGE_SIZE = 6000
 """Largest page factsync asks for: public clients use up to 6000 without a cap."""
@@ -289,8 +290,12 @@ class FactsClient:
         page_size: int | None = None,
         bypass_cache: bool = False,
         params: Params | None = None,
+        parse: Parser | None = None,
     ) -> dict[str, Any]:
-        """One page of a list GET, as FACTS's raw envelope (``results``, ``pageCount``, ...)."""
+        """One page of a list GET, as FACTS's raw envelope (``results``, ``pageCount``, ...).
+
+        ``parse`` reads the body's bytes instead of ``json.loads`` (the roster fetch keeps only the
+        fields it needs); a body it cannot read is retried like a gateway error."""
         query: dict[str, str | int] = dict(params or {})
         if text := _filters(filters):
             query["Filters"] = text
@@ -299,7 +304,9 @@ class FactsClient:
         query["Page"] = page
         if page_size is not None:
             query["PageSize"] = page_size
-        response = await self._send("GET", path, params=query, bypass_cache=bypass_cache)
+        response = await self._send(
+            "GET", path, params=query, bypass_cache=bypass_cache, parse=parse
+        )
         body = response.extensions.get(_PARSED)
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
             raise ServerError(f"FACTS answered GET {path} without a list of results.")
@@ -460,6 +467,7 @@ class FactsClient:
         content_type: str = "application/json",
         bypass_cache: bool = False,
         idempotent: bool = True,
+        parse: Parser | None = None,
     ) -> httpx.Response:
         """Send with rate limiting and bounded retries; map failures to typed FactsErrors."""
         path = "/" + path.lstrip("/")
@@ -490,7 +498,7 @@ class FactsClient:
                 await self._retry(attempt, reason, method, path, self._backoff(attempt))
                 continue
             self.stats.requests += 1
-            records = self._count_records(method, response)
+            records = self._count_records(method, response, parse)
             self._emit(
                 RequestDone(
                     path, response.status_code, records, method, time.perf_counter() - started
@@ -545,12 +553,12 @@ class FactsClient:
             and _PARSED not in response.extensions
         )
 
-    def _count_records(self, method: str, response: httpx.Response) -> int:
+    def _count_records(self, method: str, response: httpx.Response, parse: Parser | None) -> int:
         if method != "GET" or response.status_code != 200:
             return 0
         try:
-            body = response.json()
-        except (ValueError, UnicodeDecodeError):
+            body = parse(response.content) if parse is not None else response.json()
+        except (ValueError, UnicodeDecodeError):  # pydantic's ValidationError is a ValueError
             return 0
         response.extensions[_PARSED] = body  # get_page reuses it: a 6,000-row page is parsed once
         results = body.get("results") if isinstance(body, dict) else None

@@ -39,6 +39,9 @@ PAGES_PER_TABLE = 4
 """A whole table is read in at most this many pages (each at least MAX_PAGE_SIZE rows)..."""
 MAX_ROWS_PER_PAGE = 50_000
 """...unless that makes pages bigger than this and the plan's minute budget allows more pages."""
+PAGES_IN_FLIGHT = 4
+"""Pages requested at once: each waits whole in memory until it is read, so this bounds the
+fetch's memory (the plan's 10/s rate is reached with a few requests in flight anyway)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class _Fetch:
         self.step = "starting"
         self.tasks: list[asyncio.Task[Any]] = []
         self.reader = _Reader()
+        self.in_flight = asyncio.Semaphore(PAGES_IN_FLIGHT)
         self.student_people: dict[int, rec.Person] = {}
         self.announced: dict[str, int] = {}
         start = client.stats
@@ -274,9 +278,15 @@ class _Fetch:
         size: int,
         params: dict[str, str] | None = None,
     ) -> Envelope:
-        return await self.client.get_page(
-            table.path, filters=term, page=page, page_size=size, params=params
-        )
+        async with self.in_flight:
+            return await self.client.get_page(
+                table.path,
+                filters=term,
+                page=page,
+                page_size=size,
+                params=params,
+                parse=table.resource.page.validate_json,
+            )
 
 
 def _check_complete(what: str, got: int, announced: int) -> None:

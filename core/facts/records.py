@@ -10,14 +10,16 @@ exception that blocks the sync.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, Union
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 R = TypeVar("R")
 INT32 = 2**31 - 1
@@ -162,10 +164,49 @@ class Resource(Generic[R]):
     def adapter(self) -> TypeAdapter[list[R]]:
         return _adapter(self.record)  # type: ignore[arg-type]
 
+    @property
+    def page(self) -> TypeAdapter[dict[str, Any]]:
+        """Parses a FACTS list page straight from its JSON bytes, keeping of each row only the
+        fields this record reads (as sent, unvalidated): a live page's other fields never become
+        Python objects. Rows that are not objects are kept as they are, to be reported."""
+        return _page_adapter(self.record)  # type: ignore[arg-type]
+
 
 @cache
 def _adapter(record: type[Any]) -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[record])  # type: ignore[valid-type]
+
+
+def _or_raw(kind: Any) -> Any:
+    return Annotated[Union[kind, Any], Field(union_mode="left_to_right")]  # noqa: UP007
+
+
+def _raw_row(record: type[Any]) -> Any:
+    fields: dict[str, Any] = {f.name: Any for f in dataclasses.fields(record)}
+    if "demographics" in fields:  # a student's person rides along: keep its fields too
+        person = _raw_row(Person)
+        fields["demographics"] = _or_raw(
+            TypedDict("RawDemographics", {"person": _or_raw(person)}, total=False)  # type: ignore[operator]
+        )
+    return TypedDict(f"Raw{record.__name__}", fields, total=False)  # type: ignore[operator]
+
+
+@cache
+def _page_adapter(record: type[Any]) -> TypeAdapter[dict[str, Any]]:
+    envelope: Any = TypedDict(
+        "RawPage",
+        {
+            "results": list[_or_raw(_raw_row(record))],  # type: ignore[misc]
+            "currentPage": Any,
+            "pageCount": Any,
+            "pageSize": Any,
+            "rowCount": Any,
+            "nextPage": Any,
+        },
+        total=False,
+    )
+    adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(envelope)  # type: ignore[arg-type]
+    return adapter
 
 
 PEOPLE = Resource("Person", Person, ("personId",), person_fields=("personId",))
