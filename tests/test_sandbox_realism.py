@@ -26,17 +26,10 @@ from core.sites import add_site
 from core.sync import service
 from store import open_store
 from store.models import Account
+from tests.test_sandbox_limits import Clock
 
 BASE = "https://api.factsmgt.com"
 HEADERS = {"Ocp-Apim-Subscription-Key": SANDBOX_SUBSCRIPTION_KEY, "Facts-Api-Key": SANDBOX_API_KEY}
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
