@@ -237,3 +237,17 @@ def test_page_size_grows_with_the_table_within_the_minute_budget() -> None:
     assert fetch.page_size_for(51_000, 100) == 12_750  # 4 pages instead of 9
     assert fetch.page_size_for(510_000, 100) == 50_000  # capped: 11 pages, Pro allows them
     assert fetch.page_size_for(510_000, 10) == 510_000  # Basic: one page rather than a wait
+
+
+async def test_an_envelope_with_a_count_that_is_not_a_number_is_a_clear_error() -> None:
+    from core.facts.errors import ServerError
+
+    sb = make_sandbox(families=20)
+
+    def spoil(body: dict[str, Any]) -> None:
+        body["rowCount"] = "many"
+
+    async with client_over(sb, Tamper(sb, spoil)) as client:
+        with pytest.raises(ServerError) as info:
+            await fetch_roster(client, "students")
+    assert "GET /Students with a rowCount that is not a number ('many')" in str(info.value)

@@ -193,6 +193,17 @@ def _body_message(response: httpx.Response) -> str:
     return str(body)[:300]
 
 
+def page_number(value: Any) -> int | None:
+    """A paging count of an envelope (``rowCount``, ``pageCount``...), or None if not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 async def gather_all(aws: Iterable[Awaitable[T]]) -> list[T]:
     """``asyncio.gather``, but the first failure cancels the siblings instead of leaving them
     running (and sending requests) after the caller has given up."""
@@ -310,6 +321,13 @@ class FactsClient:
         body = response.extensions.get(_PARSED)
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
             raise ServerError(f"FACTS answered GET {path} without a list of results.")
+        for name in ("currentPage", "pageCount", "rowCount"):
+            value = body.get(name)
+            if value is not None and page_number(value) is None:
+                raise ServerError(
+                    f"FACTS answered GET {path} with a {name} that is not a number "
+                    f"({str(value)[:40]!r})."
+                )
         return body
 
     async def get_all(
@@ -338,8 +356,8 @@ class FactsClient:
 
         first = await page(1)
         bodies = [first]
-        page_count = int(first.get("pageCount") or 0)
-        if first["results"] and int(first.get("currentPage") or 1) < page_count:
+        page_count = page_number(first.get("pageCount")) or 0
+        if first["results"] and (page_number(first.get("currentPage")) or 1) < page_count:
             bodies += await gather_all(page(n) for n in range(2, page_count + 1))
         items: list[M] = []
         pages = 0
@@ -348,7 +366,7 @@ class FactsClient:
             if not body["results"]:
                 break
             items.extend(model.model_validate(row) for row in body["results"])
-        return FetchResult(items, int(first.get("rowCount") or 0), pages)
+        return FetchResult(items, page_number(first.get("rowCount")) or 0, pages)
 
     async def get_by_ids(
         self,

@@ -24,7 +24,14 @@ from typing import Any, Literal, TypeVar
 
 from core.facts import records as rec
 from core.facts import sieve
-from core.facts.client import MAX_PAGE_SIZE, ClientEvent, FactsClient, RequestDone, gather_all
+from core.facts.client import (
+    MAX_PAGE_SIZE,
+    ClientEvent,
+    FactsClient,
+    RequestDone,
+    gather_all,
+    page_number,
+)
 from core.facts.errors import IncompleteData
 from core.facts.records import Resource, Unreadable, as_id, read_rows
 from core.roster import Roster
@@ -202,7 +209,7 @@ class _Fetch:
         batches = math.ceil(len(ids) / sieve.MAX_IDS_PER_FILTER)
         out: list[Any] = []
         if probe is not None:
-            row_count = int(probe.get("rowCount") or 0)
+            row_count = page_number(probe.get("rowCount")) or 0
             size = page_size_for(row_count, self.client.limits.per_minute)
             pages = math.ceil(row_count / size)
             cost = pages - 1 if size == MAX_PAGE_SIZE else pages
@@ -221,7 +228,7 @@ class _Fetch:
     async def read_all(self, table: _Table, params: dict[str, str] | None = None) -> list[Any]:
         """Every row of a list FACTS serves whole (students, school years, schools)."""
         first = await self._page(table, None, 1, MAX_PAGE_SIZE, params)
-        row_count = int(first.get("rowCount") or 0)
+        row_count = page_number(first.get("rowCount")) or 0
         size = page_size_for(row_count, self.client.limits.per_minute)
         if size != MAX_PAGE_SIZE:
             first = await self._page(table, None, 1, size, params)
@@ -242,8 +249,8 @@ class _Fetch:
     ) -> list[Any]:
         """Page 1 and the remaining pages, each read into records as it arrives; the rows
         received are checked against the announced rowCount."""
-        announced = int(first.get("rowCount") or 0)
-        page_count = int(first.get("pageCount") or 0)
+        announced = page_number(first.get("rowCount")) or 0
+        page_count = page_number(first.get("pageCount")) or 0
         received = len(first["results"])
         out = self._take(table, first, 1, wanted)
         del first
