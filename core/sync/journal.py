@@ -27,33 +27,37 @@ SNAPSHOT_FIELDS = (
 )
 
 
+ADD_FIELDS = ("email", "first_name", "last_name", "role", "family_key", "grade", "person_id")
+"""What the journal keeps of an added account: undoing an add needs only its id, and the rest of
+its first state (active, from FACTS, not invited) is the same for every add."""
+
+_encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+"""One encoder for every journal entry (``json.dumps`` with options builds one per call)."""
+
+
 def snapshot(values: dict[str, Any]) -> str:
     """JSON of the journaled account fields (datetimes as ISO text)."""
     out = {}
     for name in SNAPSHOT_FIELDS:
         v = values.get(name)
         out[name] = v.isoformat() if isinstance(v, datetime) else v
-    return json.dumps(out, ensure_ascii=False, sort_keys=True)
+    return _encode(out)
+
+
+def add_entry(values: dict[str, Any]) -> str:
+    """The compact journal entry of an add (its ``after``): the fields the sync gave it."""
+    return _encode({name: values[name] for name in ADD_FIELDS})
 
 
 def account_values(account: Account) -> dict[str, Any]:
     return {name: getattr(account, name) for name in SNAPSHOT_FIELDS}
 
 
-def row_values(row: AccountRow) -> dict[str, Any]:
-    return {
-        "email": row.email,
-        "email_key": row.email_key,
-        "first_name": row.first_name,
-        "last_name": row.last_name,
-        "role": row.role,
-        "status": row.status,
-        "archived_reason": row.archived_reason,
-        "origin": row.origin,
-        "person_id": row.person_id,
-        "family_key": row.family_key,
-        "grade": row.grade,
-    }
+def account_states(site: Site) -> dict[int, tuple[Any, ...]]:
+    """Every account of the site: id -> the values of ``SNAPSHOT_FIELDS``, in one query."""
+    fields = [getattr(Account, name) for name in SNAPSHOT_FIELDS]
+    query = Account.select(Account.id, *fields).where(Account.site == site)
+    return {row[0]: row[1:] for row in as_tuples(query)}
 
 
 def parse_snapshot(text: str | None) -> dict[str, Any]:
