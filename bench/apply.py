@@ -213,12 +213,15 @@ def main() -> int:
         onto_full = _plan(full, "parents", roster)
         empty = _template(tmp / "empty.db", "parents")
         onto_empty = _plan(empty, "parents", added)
-        t_full, _ = _time_apply(full, "parents", onto_full, args.repeat, tmp)
-        t_empty, _ = _time_apply(empty, "parents", onto_empty, args.repeat, tmp)
+        t_full, applied_full = _time_apply(full, "parents", onto_full, args.repeat, tmp)
+        t_empty, applied_empty = _time_apply(empty, "parents", onto_empty, args.repeat, tmp)
+        f_full = _floor(full, applied_full, args.repeat, tmp, updated=None)
+        f_empty = _floor(empty, applied_empty, args.repeat, tmp, updated=None)
         n_full, n_empty = len(onto_full.of("add")), len(onto_empty.of("add"))
         existing = len(onto_full.of("unchanged"))
         print(f"{args.full_site} families: {n_full} adds onto {existing} accounts "
-              f"({t_full:.3f} s), {n_empty} adds onto an empty site ({t_empty:.3f} s)")
+              f"({t_full:.3f} s; floor {f_full:.3f} s), {n_empty} adds onto an empty site "
+              f"({t_empty:.3f} s; floor {f_empty:.3f} s)")
         verdicts.ratio(f"adds onto {existing} accounts, per add: full / empty",
                        t_full / n_full * 1000, t_empty / n_empty * 1000, ADDS_LIMIT, "ms")
     return verdicts.exit_code()

@@ -36,6 +36,30 @@ def update_rows(model: type[pw.Model], fields: Sequence[str], rows: Iterable[Row
     model._meta.database.cursor().executemany(sql, rows)
 
 
+def rows_in(
+    model: type[pw.Model],
+    fields: Sequence[str],
+    field: str,
+    values: Sequence[Any],
+    chunk: int = 500,
+    **equal: Any,
+) -> list[tuple[Any, ...]]:
+    """The id and the values of ``fields`` (as stored) of each row whose ``field`` is one of
+    ``values`` and whose other fields equal ``equal`` (in no set order; one query per chunk)."""
+    columns = ", ".join(['"id"', *_columns(model, fields)])
+    column = _columns(model, [field])[0]
+    where = "".join(f" AND {c} = ?" for c in _columns(model, list(equal)))
+    db, out = model._meta.database, []
+    for i in range(0, len(values), chunk):
+        part = tuple(values[i : i + chunk])
+        sql = (
+            f'SELECT {columns} FROM "{model._meta.table_name}" '
+            f'WHERE {column} IN ({", ".join("?" for _ in part)}){where}'
+        )
+        out += db.execute_sql(sql, (*part, *equal.values())).fetchall()
+    return out
+
+
 def next_id(model: type[pw.Model]) -> int:
     """The id SQLite gives the next row: one more than the largest (ids are assigned up front,
     inside the writing transaction, so no row has to be read back to learn its id)."""

@@ -13,6 +13,8 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, TypeVar
 
+from peewee import fn
+
 from core.sync.journal import (
     SNAPSHOT_FIELDS,
     account_states,
@@ -22,8 +24,8 @@ from core.sync.journal import (
     parse_snapshot,
     snapshot,
 )
-from core.sync.plan import PlanItem, SyncPlan, Target
-from store.bulk import insert_rows, next_id, update_rows
+from core.sync.plan import Action, PlanItem, SyncPlan, Target
+from store.bulk import insert_rows, next_id, rows_in, update_rows
 from store.models import Account, HourEntry, Site, SyncChange, SyncRun, SyncSetup, utcnow
 
 CHUNK = 400
@@ -80,22 +82,46 @@ def _target_values(t: Target) -> tuple[Any, ...]:
             t.person_id, "sis", "active", None)
 
 
+WRITES: tuple[Action, ...] = ("link", "update", "restore", "archive")
+"""Plan actions that write an existing account (adds insert new ones)."""
+
+
 def _check_fresh(plan: SyncPlan, site: Site) -> dict[int, tuple[Any, ...]]:
-    """The site's accounts now (id -> state), after checking the plan saw them as they are."""
-    current = account_states(site)
-    for it in plan.items:
-        if it.before is None:
-            continue
-        now = current.get(it.before.id)
-        if now is None or now[:FRESH] != _fresh_key(it.before):
+    """Refuse a plan made before someone else changed the site's accounts; returns the states
+    now of the accounts it writes (id -> ``SNAPSHOT_FIELDS`` values: the journal's before-states).
+
+    Another run of the site since the plan (a sync, a merge, an undo) makes it stale; so does an
+    account it writes that is not exactly as it saw it, and an add whose person or email has an
+    account now. All by key lookups: nothing here grows with the accounts the plan leaves alone.
+    """
+    newest = newest_run_id(site)
+    if plan.seen_run is not None and newest != plan.seen_run:
+        raise StalePlan(
+            f"the site changed since the plan was made (run {newest}): plan the sync again"
+        )
+    written = [it for action in WRITES for it in plan.of(action)]
+    current = account_states([it.account_id for it in written if it.account_id is not None])
+    for it in written:
+        b = it.before
+        assert b is not None
+        now = current.get(b.id)
+        if now is None or now[:FRESH] != _fresh_key(b):
             raise StalePlan(
-                f"account {it.before.email or it.before.id} changed since the plan was made: "
-                "plan the sync again"
+                f"account {b.email or b.id} changed since the plan was made: plan the sync again"
             )
-    linked = {state[_PERSON_ID] for state in current.values()}
-    for it in plan.of("add"):
-        if it.person_id in linked:
-            raise StalePlan(f"person {it.person_id} got an account since the plan was made")
+    adds = plan.of("add")
+    taken = rows_in(Account, ("person_id",), "person_id", [it.person_id for it in adds],
+                    site=site.id)
+    if taken:
+        raise StalePlan(f"person {taken[0][1]} got an account since the plan was made")
+    moving = {b.id for it in written if (b := it.before) and it.target is not None
+              and it.target.email_key != b.email_key}  # an add may take the email one frees
+    keys = [it.target.email_key for it in adds if it.target is not None]
+    for aid, key in rows_in(Account, ("email_key",), "email_key", keys, site=site.id):
+        if aid not in moving:
+            raise StalePlan(
+                f"email {key} went to another account since the plan was made: plan the sync again"
+            )
     return current
 
 
@@ -225,6 +251,11 @@ def enqueue_write_back(site: Site, account_ids: Sequence[int]) -> int:
 
 
 # --- undo --------------------------------------------------------------------------------------
+
+
+def newest_run_id(site: Site) -> int:
+    """The id of the site's newest run of any kind (0 when it has none)."""
+    return int(SyncRun.select(fn.MAX(SyncRun.id)).where(SyncRun.site == site).scalar() or 0)
 
 
 def latest_run(site: Site) -> SyncRun | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 import peewee as pw
 
 from core.sync.rows import AccountRow
+from store.bulk import rows_in
 from store.models import Account, HourEntry, Site
 
 SNAPSHOT_FIELDS = (
@@ -53,11 +55,13 @@ def account_values(account: Account) -> dict[str, Any]:
     return {name: getattr(account, name) for name in SNAPSHOT_FIELDS}
 
 
-def account_states(site: Site) -> dict[int, tuple[Any, ...]]:
-    """Every account of the site: id -> the values of ``SNAPSHOT_FIELDS``, in one query."""
-    fields = [getattr(Account, name) for name in SNAPSHOT_FIELDS]
-    query = Account.select(Account.id, *fields).where(Account.site == site)
-    return {row[0]: row[1:] for row in as_tuples(query)}
+def account_states(ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+    """Accounts by id -> the values of ``SNAPSHOT_FIELDS`` (in one query per 500 ids)."""
+    invited: Callable[[Any], Any] = Account.invited_at.python_value
+    return {
+        aid: (*values[:-1], invited(values[-1]))
+        for aid, *values in rows_in(Account, SNAPSHOT_FIELDS, "id", ids)
+    }
 
 
 def parse_snapshot(text: str | None) -> dict[str, Any]:

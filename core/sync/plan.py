@@ -167,6 +167,9 @@ class SyncPlan:
     enrolled_students: int = 0
     conflicts_changed: bool = False
     """The open conflicts differ from those of the last recorded sync (worth recording)."""
+    seen_run: int | None = None
+    """The site's newest run (0: none) when its accounts were read: apply refuses the plan once
+    another run (sync, merge, undo) came after it. None for a plan made away from the store."""
     _by_action: Mapping[str, tuple[PlanItem, ...]] = field(default_factory=dict, repr=False)
 
     def of(self, action: Action) -> tuple[PlanItem, ...]:

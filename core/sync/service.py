@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ from core.sync.apply import (
     ArchiveConfirmationNeeded,
     StalePlan,
     SyncError,
+    newest_run_id,
     undo_latest,
 )
 from core.sync.apply import (
@@ -306,9 +307,11 @@ def make_plan(store: Store, site: Site | str, roster: Roster) -> SyncPlan:
     if s.kind and s.kind != doc.kind:
         raise SiteError(f"site {s.name!r} rosters {s.kind}, but its setup says {doc.kind}")
     enrolled, seen = _last_syncs(s)
-    return _plan(
+    newest = newest_run_id(s)  # before the accounts: a run in between makes the plan stale
+    plan = _plan(
         doc, roster, load_account_rows(s), previous_enrolled=enrolled, seen_conflicts=seen
     )
+    return replace(plan, seen_run=newest)
 
 
 @gc_paused()
