@@ -97,46 +97,31 @@ def approved_hours_query(site: Site) -> Any:
     )
 
 
+ROW_FIELDS = ("email", "email_key", "first_name", "last_name", "role", "status", "origin",
+              "person_id", "family_key", "grade", "archived_reason", "invited_at")
+
+
 def load_account_rows(site: Site) -> list[AccountRow]:
-    """Every account of the site as a plain row, with approved-hours totals: two queries."""
+    """Every account of the site as a plain row (by id), with approved-hours totals: two queries,
+    the accounts read as stored (no per-value conversion: 25,000 of them at a large school)."""
     totals = {int(a): float(t or 0) for a, t in as_tuples(approved_hours_query(site))}
-    rows: list[AccountRow] = []
-    query = (
-        Account.select(
-            Account.id,
-            Account.email,
-            Account.email_key,
-            Account.first_name,
-            Account.last_name,
-            Account.role,
-            Account.status,
-            Account.origin,
-            Account.person_id,
-            Account.family_key,
-            Account.grade,
-            Account.archived_reason,
-            Account.invited_at,
+    rows = sorted(rows_in(Account, ROW_FIELDS, "site", [site.id]))
+    return [
+        AccountRow(
+            id=aid,
+            email=email,
+            email_key=key,
+            first_name=first or "",
+            last_name=last or "",
+            role=role or "",
+            status=status,
+            origin=origin,
+            person_id=pid,
+            family_key=fam,
+            grade=grade,
+            archived_reason=why,
+            invited=inv is not None,
+            hours=totals.get(aid, 0.0),
         )
-        .where(Account.site == site)
-        .order_by(Account.id)
-    )
-    for (aid, email, key, first, last, role, status, origin, pid, fam, grade, why, inv) in as_tuples(query):
-        rows.append(
-            AccountRow(
-                id=aid,
-                email=email,
-                email_key=key,
-                first_name=first or "",
-                last_name=last or "",
-                role=role or "",
-                status=status,
-                origin=origin,
-                person_id=pid,
-                family_key=fam,
-                grade=grade,
-                archived_reason=why,
-                invited=inv is not None,
-                hours=totals.get(aid, 0.0),
-            )
-        )
-    return rows
+        for aid, email, key, first, last, role, status, origin, pid, fam, grade, why, inv in rows
+    ]
