@@ -188,8 +188,9 @@ def main() -> int:
     verdicts = Verdicts()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
+        rosters = {n: roster_for(n) for n in {*args.families, args.full_site}}
         for families in args.families:
-            roster = roster_for(families)
+            roster = rosters[families]
             print(f"{families} families")
             # first sync: every account is new
             empty = _template(tmp / f"first-{families}.db", "parents")
@@ -205,9 +206,9 @@ def main() -> int:
             floor = _floor(synced, applied, args.repeat, tmp, updated=UPDATED_COLUMNS)
             verdicts.ratio(f"grade rollover, {len(plan.of('update'))} updates: apply / floor", took,
                            floor, ROLLOVER_LIMIT)
-            del roster, plan
         # adds onto a full site against the same adds onto an empty one
-        roster = roster_for(args.full_site)
+        roster = rosters.pop(args.full_site)
+        rosters.clear()
         old, added = _split(roster)
         full = _template(tmp / "full.db", "parents", old)
         onto_full = _plan(full, "parents", roster)
