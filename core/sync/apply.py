@@ -74,7 +74,6 @@ FRESH = len(SNAPSHOT_FIELDS) - 1
 """An account state without its last field (``invited_at``) is what a plan must find unchanged."""
 _fresh_key = attrgetter(*SNAPSHOT_FIELDS[:FRESH])
 _EMAIL_KEY = SNAPSHOT_FIELDS.index("email_key")
-_PERSON_ID = SNAPSHOT_FIELDS.index("person_id")
 
 
 def _target_values(t: Target) -> tuple[Any, ...]:
@@ -206,6 +205,7 @@ def _archive(
     now: datetime,
     journal: Journal,
 ) -> None:
+    """Archives: one prepared UPDATE; each keeps its reason."""
     rows: list[tuple[Any, ...]] = []
     for it in items:
         assert it.account_id is not None
