@@ -512,7 +512,10 @@ def find_duplicates(
     touched = {it.account_id for it in linked_items if it.account_id is not None}
     families: dict[str, list[tuple[str, DuplicateSide]]] = defaultdict(list)
     by_last: dict[str, list[tuple[str, DuplicateSide]]] = defaultdict(list)
+    new_families = {it.family_key for it in adds}
     for it in linked_items:
+        if it.action != "add" and it.family_key not in new_families:
+            continue  # a family without a new account suggests nothing: skip its names
         side = _side(it, None)
         first, last = _split(it)
         if it.family_key is not None:
