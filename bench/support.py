@@ -12,7 +12,6 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
@@ -84,14 +83,11 @@ def copy_db(source: Path, target: Path) -> Path:
     return target
 
 
-@dataclass
 class Verdicts:
     """Collects each target's line and whether it holds; ``exit_code`` is 1 when one missed."""
 
-    missed: list[str]
-
     def __init__(self) -> None:
-        self.missed = []
+        self.missed: list[str] = []
 
     def check(self, name: str, figure: str, holds: bool, target: str) -> None:
         print(f"  {name:52} {figure:>28}   target {target:18} {'holds' if holds else 'MISSED'}")
