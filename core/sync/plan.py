@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any, Literal
 
 from core.roster import Roster
@@ -47,6 +48,7 @@ COUNT_KEYS: dict[str, Action] = {
 }
 
 SYNCED_FIELDS = ("email", "email_key", "first_name", "last_name", "role", "family_key", "grade")
+_synced = attrgetter(*SYNCED_FIELDS, "person_id")
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,8 @@ def _target(c: Candidate, res: Resolution) -> Target:
 
 
 def diff(account: AccountRow, target: Target) -> tuple[FieldChange, ...]:
+    if account.origin == "sis" and _synced(account) == _synced(target):
+        return ()  # the common case of a re-sync, compared in one go
     out: list[FieldChange] = []
     for name in SYNCED_FIELDS:
         before, after = getattr(account, name), target.value(name)
