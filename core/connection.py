@@ -11,18 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-
-from core.facts.client import FactsClient
 from core.facts.errors import FactsError
 from core.facts.plans import PLANS, SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
-from core.facts.probe import Permissions, probe_permissions
 from core.facts.secrets import key_problem, scrub
 from core.sites import SiteError
 from store import Store
 from store.models import Connection, Site
+
+if TYPE_CHECKING:  # the client (httpx, pydantic models) loads when a client is opened
+    import httpx
+
+    from core.facts.client import FactsClient
+    from core.facts.probe import Permissions
 
 SANDBOX_SCHEME = "sandbox:"
 DEFAULT_BASE_URL = "https://api.factsmgt.com"
@@ -153,6 +156,8 @@ def open_client(
     store: Store, site: Site, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> FactsClient:
     """A FACTS client for the site's saved connection (the caller closes it)."""
+    from core.facts.client import FactsClient
+
     conn: Connection | None = Connection.get_or_none(Connection.site == site)
     if conn is None:
         raise NotConnected(site.name)
@@ -184,6 +189,8 @@ async def check_connection(
     store: Store, site: Site, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> Permissions:
     """Probe the key's permissions (creates and changes nothing in FACTS) and save them."""
+    from core.facts.probe import probe_permissions
+
     client = open_client(store, site, transport=transport)
     conn: Connection = Connection.get(Connection.site == site)
     try:

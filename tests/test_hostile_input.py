@@ -160,7 +160,8 @@ def test_a_store_locked_past_the_busy_timeout(run: Cli, monkeypatch: pytest.Monk
 
 def test_a_full_disk_mid_sync_writes_nothing(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     run("site", "add", "pta")
-    run("connect", "pta", "--base-url", SPEC)
+    # big enough that the sync cannot fit in the free space of the pages the store already has
+    run("connect", "pta", "--base-url", SPEC.replace("families=25", "families=120"))
     run("setup", "pta", "--kind", "students")
     with sqlite3.connect(run.db) as conn:
         pages = int(conn.execute("pragma page_count").fetchone()[0])

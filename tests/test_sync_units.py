@@ -45,6 +45,25 @@ def test_setup_document_round_trips_and_newer_decisions_replace_older() -> None:
         doc.with_group([5])
 
 
+def test_decision_index_finds_each_target_and_the_latest_decision_wins() -> None:
+    doc = SetupDoc(
+        kind="parents",
+        decisions=(
+            Decision(action="skip", email="A@x.org"),
+            Decision(action="skip", person_id=4),
+            Decision(action="accept", person_id=4, family_id=9),
+            Decision(action="assign", email=" a@X.org ", person_id=4),  # same email, later
+        ),
+    )
+    index = doc.decision_index()
+    email = index.email_decision("a@x.org")
+    assert email is not None and (email.action, email.person_id) == ("assign", 4)
+    person, family = index.person_decision(4), index.family_decision(4)
+    assert person is not None and person.action == "skip"
+    assert family is not None and family.family_id == 9
+    assert index.email_decision(None) is None and index.person_decision(5) is None
+
+
 def test_untrusted_text_is_cleaned() -> None:
     assert clean_text(" Ann\x00\u200b  <b>Lee</b>\n") == "Ann <b>Lee</b>"
     assert len(clean_text("x" * 300)) == 100

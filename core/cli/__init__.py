@@ -1,7 +1,8 @@
 """The ``factsync`` command line: every headless action, for cron, scripts and tests.
 
-Each command group lives in its own module and registers itself here. Exit codes are a public
-contract: 0 ok, 1 error, 2 usage, 3 needs a decision (conflicts or mass-archive confirmation).
+Each command group lives in its own module; :mod:`core.cli.registry` names the module of each
+command, which is imported only when that command runs. Exit codes are a public contract: 0 ok,
+1 error, 2 usage, 3 needs a decision (conflicts or mass-archive confirmation).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from typing import Any
 
 import click
 
-from core.cli import app_cmds, hours_cmds, sandbox_cmd, sync_cmds
+from core.cli.app_cmds import WALKTHROUGH_HELP
 from core.cli.common import EXIT_ERROR
+from core.cli.registry import LazyGroup
 
 
-class FactsyncGroup(click.Group):
+class FactsyncGroup(LazyGroup):
     """Every store failure of every command (disk full, read-only, damaged, locked) ends in one
     clear sentence and exit 1, never a traceback."""
 
@@ -37,16 +39,14 @@ class FactsyncGroup(click.Group):
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.option("--walkthrough", is_flag=True, help=app_cmds.WALKTHROUGH_HELP)
+@click.option("--walkthrough", is_flag=True, help=WALKTHROUGH_HELP)
 @click.pass_context
 def cli(ctx: click.Context, walkthrough: bool) -> None:
     """factsync: roster FACTS SIS students or parents into a volunteer-hours site."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(app_cmds.wizard, walkthrough=walkthrough)
-
-
-for module in (sandbox_cmd, sync_cmds, hours_cmds, app_cmds):
-    module.register(cli)
+        wizard = cli.get_command(ctx, "wizard")
+        assert wizard is not None
+        ctx.invoke(wizard, walkthrough=walkthrough)
 
 
 def main() -> None:

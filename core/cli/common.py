@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
+
+from store import Store, open_store
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -48,3 +51,15 @@ def fail(message: str, code: int = EXIT_ERROR) -> None:
     """Print a clear message on stderr and exit with ``code``."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+@contextlib.contextmanager
+def opened_store(db: str | None, *refusals: type[Exception]) -> Iterator[Store]:
+    """Open the store for one command; a domain refusal becomes 'error: ...' and exit 1."""
+    store = open_store(db)
+    try:
+        yield store
+    except refusals as err:
+        fail(str(err))
+    finally:
+        store.close()

@@ -1,4 +1,4 @@
-"""Hours, write-back and status commands: ``factsync hours ...``, ``writeback``, ``status``.
+"""Hours and write-back commands: ``factsync hours ...`` and ``writeback``.
 
 ``factsync hours SITE`` lists a site's entries while ``factsync hours add SITE ...`` (and the other
 subcommands) change them: :class:`HoursGroup` reads a first word that is not a subcommand as the
@@ -33,7 +33,6 @@ from core.cli.common import (
 from core.facts.errors import FactsError
 from core.sites import SiteError, get_site, require_advanced
 from core.writeback import outbox
-from core.writeback.status import site_status
 from core.writeback.worker import RunReport, WriteBackWorker
 from store import Store, open_store
 
@@ -377,48 +376,6 @@ def register(cli: click.Group) -> None:
                 fail(f"write-back is off for site {site!r}: {report.disabled}")
             if report.error or report.failed:
                 raise SystemExit(EXIT_ERROR)
-
-    @cli.command("status")
-    @click.argument("site")
-    @db_option
-    @json_option
-    def status(site: str, db: str | None, as_json: bool) -> None:
-        """Connection, permissions, last sync, write-back queue and last write-back error."""
-        with _store(db) as store:
-            st = site_status(get_site(store, site))
-            if as_json:
-                print_json(st.to_json())
-                return
-
-            def yn(value: bool | None) -> str:
-                return "not checked" if value is None else ("yes" if value else "no")
-
-            click.echo(f"site {st.site}  plan={st.plan}  kind={st.kind or '-'}")
-            if not st.connected:
-                click.echo("  FACTS: not connected")
-            else:
-                checked = f"{st.checked_at:%Y-%m-%d %H:%M}" if st.checked_at else "never"
-                click.echo(f"  FACTS: {st.base_url} ({st.facts_plan} plan), checked {checked}")
-                click.echo(
-                    f"  People read: {yn(st.people_read)}  People write: {yn(st.people_write)}"
-                    f"  Academics read: {yn(st.academics_read)}"
-                )
-            click.echo(
-                "  write-back: on" if st.writeback_enabled else f"  write-back: OFF: {st.writeback_reason}"
-            )
-            last = f"{st.last_sync_at:%Y-%m-%d %H:%M}" if st.last_sync_at else "never"
-            click.echo(
-                f"  last sync: {last}  accounts: {st.accounts_active} active, "
-                f"{st.accounts_linked} linked"
-            )
-            o = st.outbox
-            click.echo(
-                f"  outbox: pending {o['pending']}, sent {o['sent']}, failed {o['failed']}"
-                + (f"; {st.waiting_for_link} approved entries wait for a link" if st.waiting_for_link else "")
-            )
-            if st.last_error:
-                e = st.last_error
-                click.echo(f"  last write-back error (entry {e.entry_id}, {e.email}): {e.error}")
 
 
 def _report_line(r: RunReport) -> str:

@@ -8,24 +8,24 @@ a plan made before someone else changed an account is refused rather than applie
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from datetime import datetime
+from operator import attrgetter
 from typing import Any, TypeVar
 
-import peewee as pw
+from peewee import fn
 
 from core.sync.journal import (
+    SNAPSHOT_FIELDS,
+    account_states,
     account_values,
-    as_tuples,
+    add_entry,
     fk,
-    load_account_rows,
     parse_snapshot,
-    row_values,
     snapshot,
 )
-from core.sync.plan import PlanItem, SyncPlan, Target
-from core.sync.rows import AccountRow
+from core.sync.plan import Action, PlanItem, SyncPlan, Target
+from store.bulk import insert_rows, next_id, rows_in, update_rows
 from store.models import Account, HourEntry, Site, SyncChange, SyncRun, SyncSetup, utcnow
 
 CHUNK = 400
@@ -56,48 +56,77 @@ def chunks(seq: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
         yield seq[i : i + size]
 
 
-def _target_values(t: Target) -> dict[str, Any]:
-    return {
-        "email": t.email,
-        "email_key": t.email_key,
-        "first_name": t.first_name,
-        "last_name": t.last_name,
-        "role": t.role,
-        "family_key": t.family_key,
-        "grade": t.grade,
-        "person_id": t.person_id,
-        "origin": "sis",
-        "status": "active",
-        "archived_reason": None,
-    }
+ACCOUNT_FIELDS = (
+    "email",
+    "email_key",
+    "first_name",
+    "last_name",
+    "role",
+    "family_key",
+    "grade",
+    "person_id",
+    "origin",
+    "status",
+    "archived_reason",
+)
+"""The account fields a sync writes, in the order of ``_target_values``."""
+FRESH = len(SNAPSHOT_FIELDS) - 1
+"""An account state without its last field (``invited_at``) is what a plan must find unchanged."""
+_fresh_key = attrgetter(*SNAPSHOT_FIELDS[:FRESH])
+_EMAIL_KEY = SNAPSHOT_FIELDS.index("email_key")
 
 
-def _check_fresh(plan: SyncPlan, site: Site) -> dict[int, AccountRow]:
-    current = {a.id: a for a in load_account_rows(site)}
-    for it in plan.items:
-        if it.before is None:
-            continue
-        now = current.get(it.before.id)
-        if now is None or row_values(now) != row_values(it.before):
+def _target_values(t: Target) -> tuple[Any, ...]:
+    return (t.email, t.email_key, t.first_name, t.last_name, t.role, t.family_key, t.grade,
+            t.person_id, "sis", "active", None)
+
+
+WRITES: tuple[Action, ...] = ("link", "update", "restore", "archive")
+"""Plan actions that write an existing account (adds insert new ones)."""
+
+
+def _check_fresh(plan: SyncPlan, site: Site) -> dict[int, tuple[Any, ...]]:
+    """Refuse a plan made before someone else changed the site's accounts; returns the states
+    now of the accounts it writes (id -> ``SNAPSHOT_FIELDS`` values: the journal's before-states).
+
+    Another run of the site since the plan (a sync, a merge, an undo) makes it stale; so does an
+    account it writes that is not exactly as it saw it, and an add whose person or email has an
+    account now. All by key lookups: nothing here grows with the accounts the plan leaves alone.
+    """
+    newest = newest_run_id(site)
+    if plan.seen_run is not None and newest != plan.seen_run:
+        raise StalePlan(
+            f"the site changed since the plan was made (run {newest}): plan the sync again"
+        )
+    written = [it for action in WRITES for it in plan.of(action)]
+    current = account_states([it.account_id for it in written if it.account_id is not None])
+    for it in written:
+        b = it.before
+        assert b is not None
+        now = current.get(b.id)
+        if now is None or now[:FRESH] != _fresh_key(b):
             raise StalePlan(
-                f"account {it.before.email or it.before.id} changed since the plan was made: "
-                "plan the sync again"
+                f"account {b.email or b.id} changed since the plan was made: plan the sync again"
             )
-    for it in plan.of("add"):
-        assert it.target is not None
-        clash = [a for a in current.values() if a.person_id == it.person_id]
-        if clash:
-            raise StalePlan(f"person {it.person_id} got an account since the plan was made")
+    adds = plan.of("add")
+    taken = rows_in(Account, ("person_id",), "person_id", [it.person_id for it in adds],
+                    site=site.id)
+    if taken:
+        raise StalePlan(f"person {taken[0][1]} got an account since the plan was made")
+    moving = {b.id for it in written if (b := it.before) and it.target is not None
+              and it.target.email_key != b.email_key}  # an add may take the email one frees
+    keys = [it.target.email_key for it in adds if it.target is not None]
+    for aid, key in rows_in(Account, ("email_key",), "email_key", keys, site=site.id):
+        if aid not in moving:
+            raise StalePlan(
+                f"email {key} went to another account since the plan was made: plan the sync again"
+            )
     return current
 
 
-@dataclass(frozen=True)
-class _Change:
-    account_id: int | None
-    action: str
-    reason: str
-    before: str | None
-    after: str | None
+Journal = list[tuple[Any, ...]]
+"""SyncChange rows: run, account, action, reason, before, after."""
+JOURNAL_FIELDS = ("run", "account", "action", "reason", "before", "after")
 
 
 def apply_plan(
@@ -130,104 +159,77 @@ def apply_plan(
             **(extra_counts or {}),
         )
         run: SyncRun = SyncRun.create(site=site, kind="sync", counts=json.dumps(counts))
-        changes: list[_Change] = []
-        linked_ids: list[int] = []
-        moving = [
-            it.account_id
-            for it in (*plan.of("link"), *plan.of("update"), *plan.of("restore"))
-            if it.account_id is not None
-            and it.target is not None
-            and current[it.account_id].email_key != it.target.email_key
-        ]
-        for part in chunks(moving):  # emails may move between accounts (a swap): free them first
-            Account.update(email_key=None).where(Account.id.in_(list(part))).execute()
-        for action in ("link", "update", "restore"):
-            for it in plan.of(action):
-                changes.append(_update(it, current))
-                if action == "link":
-                    assert it.account_id is not None
-                    linked_ids.append(it.account_id)
-        changes += _archive(plan.of("archive"), current)
-        changes += _insert_adds(site, plan.of("add"))  # last: an add may take a freed email
-        _bulk(
-            [
-                {
-                    "run": run.id,
-                    "account": c.account_id,
-                    "action": c.action,
-                    "reason": c.reason,
-                    "before": c.before,
-                    "after": c.after,
-                }
-                for c in changes
-            ],
-            SyncChange,
-        )
-        enqueue_write_back(site, linked_ids)
+        now = utcnow()
+        journal: Journal = []
+        _update(run.id, (*plan.of("link"), *plan.of("update"), *plan.of("restore")), current,
+                now, journal)
+        _archive(run.id, plan.of("archive"), current, now, journal)
+        _insert_adds(run.id, site, plan.of("add"), now, journal)  # last: may take a freed email
+        insert_rows(SyncChange, JOURNAL_FIELDS, journal)
+        enqueue_write_back(site, [it.account_id for it in plan.of("link") if it.account_id])
         run.finished_at = utcnow()
         run.save()
     return run
 
 
-def _bulk(rows: list[dict[str, Any]], model: type[pw.Model]) -> None:
-    """Insert many rows with one prepared statement (peewee's insert_many builds SQL per row)."""
-    if not rows:
-        return
-    names = list(rows[0])
-    fields = [model._meta.fields[n] for n in names]
-    columns = ", ".join(f'"{f.column_name}"' for f in fields)
-    marks = ", ".join("?" for _ in fields)
-    sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({marks})'
-    cursor = model._meta.database.cursor()
-    cursor.executemany(sql, ([f.db_value(r[n]) for f, n in zip(fields, names, strict=True)] for r in rows))
-
-
-def _insert_adds(site: Site, items: Sequence[PlanItem]) -> list[_Change]:
-    if not items:
-        return []
-    now = utcnow()
-    rows: list[dict[str, Any]] = []
+def _update(
+    run_id: int,
+    items: Sequence[PlanItem],
+    current: dict[int, tuple[Any, ...]],
+    now: datetime,
+    journal: Journal,
+) -> None:
+    """Links, updates and restores: one prepared UPDATE for them all."""
+    rows: list[tuple[Any, ...]] = []
+    freed: list[tuple[None, int]] = []
     for it in items:
-        assert it.target is not None
+        assert it.account_id is not None and it.target is not None
+        state = current[it.account_id]
         values = _target_values(it.target)
-        rows.append({**values, "site": site.id, "created_at": now, "updated_at": now})
-    _bulk(rows, Account)
-    q = Account.select(Account.id, Account.person_id).where(
-        (Account.site == site) & Account.person_id.is_null(False)
-    )
-    ids: dict[int, int] = {pid: aid for aid, pid in as_tuples(q)}  # one query, not one per add
-    return [
-        _Change(ids[row["person_id"]], "add", it.reason, None, snapshot(row))
-        for it, row in zip(items, rows, strict=True)
-    ]
+        if state[_EMAIL_KEY] != it.target.email_key:
+            freed.append((None, it.account_id))
+        rows.append((*values, now, it.account_id))
+        before = dict(zip(SNAPSHOT_FIELDS, state, strict=True))
+        after = {**before, **dict(zip(ACCOUNT_FIELDS, values, strict=True))}
+        journal.append((run_id, it.account_id, it.action, it.reason, snapshot(before),
+                        snapshot(after)))
+    # emails may move between accounts (a swap): free them all first
+    update_rows(Account, ("email_key",), freed)
+    update_rows(Account, (*ACCOUNT_FIELDS, "updated_at"), rows)
 
 
-def _update(it: PlanItem, current: dict[int, AccountRow]) -> _Change:
-    assert it.account_id is not None and it.target is not None
-    before = row_values(current[it.account_id])
-    values = _target_values(it.target)
-    Account.update(**values, updated_at=utcnow()).where(Account.id == it.account_id).execute()
-    return _Change(
-        it.account_id, it.action, it.reason, snapshot(before), snapshot({**before, **values})
-    )
-
-
-def _archive(items: Sequence[PlanItem], current: dict[int, AccountRow]) -> list[_Change]:
-    by_reason: dict[str, list[int]] = defaultdict(list)
-    out: list[_Change] = []
+def _archive(
+    run_id: int,
+    items: Sequence[PlanItem],
+    current: dict[int, tuple[Any, ...]],
+    now: datetime,
+    journal: Journal,
+) -> None:
+    """Archives: one prepared UPDATE; each keeps its reason."""
+    rows: list[tuple[Any, ...]] = []
     for it in items:
         assert it.account_id is not None
-        by_reason[it.reason].append(it.account_id)
-        before = row_values(current[it.account_id])
+        rows.append(("archived", it.reason, now, it.account_id))
+        before = dict(zip(SNAPSHOT_FIELDS, current[it.account_id], strict=True))
         after = {**before, "status": "archived", "archived_reason": it.reason}
-        out.append(_Change(it.account_id, "archive", it.reason, snapshot(before), snapshot(after)))
-    now = utcnow()
-    for reason, ids in by_reason.items():
-        for part in chunks(ids):
-            Account.update(status="archived", archived_reason=reason, updated_at=now).where(
-                Account.id.in_(list(part))
-            ).execute()
-    return out
+        journal.append((run_id, it.account_id, "archive", it.reason, snapshot(before),
+                        snapshot(after)))
+    update_rows(Account, ("status", "archived_reason", "updated_at"), rows)
+
+
+def _insert_adds(
+    run_id: int, site: Site, items: Sequence[PlanItem], now: datetime, journal: Journal
+) -> None:
+    """New accounts with ids assigned up front, so the journal needs no read-back."""
+    rows: list[tuple[Any, ...]] = []
+    first = next_id(Account)
+    for aid, it in enumerate(items, start=first):
+        assert it.target is not None
+        values = _target_values(it.target)
+        rows.append((aid, site.id, *values, now, now))
+        journal.append((run_id, aid, "add", it.reason, None,
+                        add_entry(dict(zip(ACCOUNT_FIELDS, values, strict=True)))))
+    insert_rows(Account, ("id", "site", *ACCOUNT_FIELDS, "created_at", "updated_at"), rows)
 
 
 def enqueue_write_back(site: Site, account_ids: Sequence[int]) -> int:
@@ -249,6 +251,11 @@ def enqueue_write_back(site: Site, account_ids: Sequence[int]) -> int:
 
 
 # --- undo --------------------------------------------------------------------------------------
+
+
+def newest_run_id(site: Site) -> int:
+    """The id of the site's newest run of any kind (0 when it has none)."""
+    return int(SyncRun.select(fn.MAX(SyncRun.id)).where(SyncRun.site == site).scalar() or 0)
 
 
 def latest_run(site: Site) -> SyncRun | None:

@@ -110,14 +110,15 @@ def resolve(
     emails: dict[int, str] = {}
     family_keys: dict[int, str | None] = {}
     heads = setup.family_key_map()
+    decisions = setup.decision_index()
     shared_originally: dict[str, list[Candidate]] = defaultdict(list)
 
     for c in candidates:
         pid = c.person_id
         if c.email_key:
             shared_originally[c.email_key].append(c)
-        pd = setup.person_decision(pid)
-        ed = setup.email_decision(c.email_key)
+        pd = decisions.person_decision(pid)
+        ed = decisions.email_decision(c.email_key)
         email = c.email
         applied: Decision | None = None
         for d in (pd, ed):
@@ -142,7 +143,7 @@ def resolve(
         # family
         family_keys[pid] = c.family_key
         if c.multi_family:
-            fd = setup.family_decision(pid)
+            fd = decisions.family_decision(pid)
             accepted = fd is not None
             if fd is not None and fd.family_id in c.family_ids:
                 family_keys[pid] = str(heads.get(fd.family_id, fd.family_id))
@@ -196,7 +197,7 @@ def resolve(
         conflicts.append(_shared(key, members, kind))
     # decided email clashes stay visible in gray
     for key, members in shared_originally.items():
-        d = setup.email_decision(key)
+        d = decisions.email_decision(key)
         if d is not None and len(members) > 1:
             gray = _shared(key, members, kind)
             conflicts.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any, Literal
 
 from core.facts.records import Unreadable
@@ -51,6 +52,7 @@ HELD = "held: FACTS record unreadable in this run"
 """Why an account is kept as it is: its FACTS record could not be read, so it proves nothing."""
 
 SYNCED_FIELDS = ("email", "email_key", "first_name", "last_name", "role", "family_key", "grade")
+_synced = attrgetter(*SYNCED_FIELDS, "person_id")
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,9 @@ class SyncPlan:
     """FACTS records left out of the roster because they cannot be read."""
     stop: str | None = None
     """Why nothing may be applied (too many unreadable records in one table), or None."""
+    seen_run: int | None = None
+    """The site's newest run (0: none) when its accounts were read: apply refuses the plan once
+    another run (sync, merge, undo) came after it. None for a plan made away from the store."""
     _by_action: Mapping[str, tuple[PlanItem, ...]] = field(default_factory=dict, repr=False)
 
     def of(self, action: Action) -> tuple[PlanItem, ...]:
@@ -246,6 +251,8 @@ def _target(c: Candidate, res: Resolution) -> Target:
 
 
 def diff(account: AccountRow, target: Target) -> tuple[FieldChange, ...]:
+    if account.origin == "sis" and _synced(account) == _synced(target):
+        return ()  # the common case of a re-sync, compared in one go
     out: list[FieldChange] = []
     for name in SYNCED_FIELDS:
         before, after = getattr(account, name), target.value(name)
@@ -551,7 +558,10 @@ def find_duplicates(
     touched = {it.account_id for it in linked_items if it.account_id is not None}
     families: dict[str, list[tuple[str, DuplicateSide]]] = defaultdict(list)
     by_last: dict[str, list[tuple[str, DuplicateSide]]] = defaultdict(list)
+    new_families = {it.family_key for it in adds}
     for it in linked_items:
+        if it.action != "add" and it.family_key not in new_families:
+            continue  # a family without a new account suggests nothing: skip its names
         side = _side(it, None)
         first, last = _split(it)
         if it.family_key is not None:

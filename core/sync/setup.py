@@ -185,21 +185,29 @@ class SetupDoc(_Doc):
                 out[fid] = head
         return out
 
+    def decision_index(self) -> DecisionIndex:
+        """The decisions by what they are about, built once per plan (not scanned per person)."""
+        return DecisionIndex(self.decisions)
+
+
+class DecisionIndex:
+    """Saved decisions keyed by target; the last one saved for a target wins."""
+
+    __slots__ = ("_by_target",)
+
+    def __init__(self, decisions: tuple[Decision, ...]) -> None:
+        self._by_target = {d.target: d for d in decisions}
+
     def email_decision(self, key: str | None) -> Decision | None:
-        if key is None:
-            return None
-        found = [d for d in self.decisions if d.target == ("email", key)]
-        return found[-1] if found else None
+        return None if key is None else self._by_target.get(("email", key))
 
     def person_decision(self, person_id: int) -> Decision | None:
         """skip / use-email2 for one person."""
-        found = [d for d in self.decisions if d.target == ("person", person_id)]
-        return found[-1] if found else None
+        return self._by_target.get(("person", person_id))
 
     def family_decision(self, person_id: int) -> Decision | None:
         """accept (under a family) for a person who is in several families."""
-        found = [d for d in self.decisions if d.target == ("family", person_id)]
-        return found[-1] if found else None
+        return self._by_target.get(("family", person_id))
 
 
 def dump_setup(doc: SetupDoc) -> str:
