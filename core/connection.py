@@ -29,8 +29,7 @@ DEFAULT_BASE_URL = "https://api.factsmgt.com"
 class NotConnected(SiteError):
     def __init__(self, site: str) -> None:
         super().__init__(
-            f"site {site!r} is not connected to FACTS yet: run 'factsync connect {site} "
-            "--base-url URL' (or use Connect in the wizard)"
+            f"site {site!r} is not connected to FACTS yet: connect it first"
         )
 
 

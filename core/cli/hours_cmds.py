@@ -21,7 +21,15 @@ from typing import Any
 import click
 
 from core import hours as hrs
-from core.cli.common import EXIT_ERROR, EXIT_USAGE, db_option, fail, json_option, print_json
+from core.cli.common import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    cli_hint,
+    db_option,
+    fail,
+    json_option,
+    print_json,
+)
 from core.facts.errors import FactsError
 from core.sites import SiteError, get_site, require_advanced
 from core.writeback import outbox
@@ -36,7 +44,7 @@ def _store(db: str | None) -> Iterator[Store]:
     try:
         yield store
     except (SiteError, FactsError) as err:
-        fail(str(err))
+        fail(str(err) + cli_hint(err))
     finally:
         store.close()
 
