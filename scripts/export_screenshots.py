@@ -53,7 +53,7 @@ class Tour:
     async def wait(self, needle: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TIMEOUT
-        from tests.tui_support import screen_text  # the same reading of the screen as tests
+        from tests.conftest import screen_text  # the same reading of the screen as tests
 
         while needle not in screen_text(self.pilot.app):
             if loop.time() > deadline:
@@ -100,7 +100,7 @@ async def parents_tour(out: Path, workdir: Path) -> int:
         await t.shot("criteria")
         await t.keys("enter", wait="Preset All parents")
         await t.keys("m", wait="Preset Mothers & fathers")
-        await t.keys("down", "down", "space", wait="by an override")
+        await t.keys("down", "down", "space", wait="by an admin's choice")
         await t.shot("review-parents-grid")
         await t.keys("enter", wait="left to decide")
         await t.shot("conflicts")

@@ -8,17 +8,19 @@ from typing import Any
 import pytest
 
 from core.sync.service import load_setup, save_setup
-from tests.side_support import (
+from tests.conftest import (
     MARKUP_NAME,
     Env,
-    SideApp,
+    StepApp,
     account,
     make_env,
     raw_names,
     screen_text,
     settle,
+    step_app,
 )
-from tui.screens.families import FamiliesScreen, parse_family_ids
+from tui.flow import StepId
+from tui.screens.families import parse_family_ids
 
 
 def populate(tmp_path: Path, *, setup: bool = True) -> Env:
@@ -31,8 +33,8 @@ def populate(tmp_path: Path, *, setup: bool = True) -> Env:
     return env
 
 
-def app_for(env: Env) -> SideApp:
-    return SideApp(lambda: FamiliesScreen(env.store, env.site))
+def app_for(env: Env) -> StepApp:
+    return step_app(env, StepId.FAMILIES)
 
 
 def test_parse_family_ids() -> None:

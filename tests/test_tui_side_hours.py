@@ -7,21 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from store.models import HourEntry, Outbox
-from tests.side_support import (
+from tests.conftest import (
     CONTROL_NAME,
     LONG_NAME,
     MARKUP_NAME,
     Env,
-    SideApp,
+    StepApp,
     account,
     hours,
     make_env,
     raw_names,
     screen_text,
     settle,
+    step_app,
 )
-from tui.screens.hours import HoursScreen
-from tui.screens.side_common import FitTable
+from tui.flow import StepId
+from tui.widgets.lazy_table import LazyTable
 
 
 def populate(tmp_path: Path) -> Env:
@@ -39,8 +40,8 @@ def populate(tmp_path: Path) -> Env:
     return env
 
 
-def app_for(env: Env) -> SideApp:
-    return SideApp(lambda: HoursScreen(env.store, env.site, by="Ms Admin"))
+def app_for(env: Env) -> StepApp:
+    return step_app(env, StepId.HOURS)
 
 
 def status_of(description: str) -> str:
@@ -52,8 +53,8 @@ async def test_pending_first_and_approval_enqueues_write_back(tmp_path: Path) ->
     app = app_for(env)
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(pilot)
-        table = app.screen.query_one(FitTable)
-        statuses = [str(table.get_row_at(i)[3]) for i in range(table.row_count)]
+        table = app.screen.query_one(LazyTable)
+        statuses = [e.status for e in table.rows]
         assert statuses == ["pending", "pending", "pending", "approved"]
         text = screen_text(app)
         assert "Write-back outbox: 1 pending" in text

@@ -17,7 +17,7 @@ from textual.widgets import Input
 
 from core.sync import service
 from store import Store, open_store
-from tests.tui_support import (
+from tests.conftest import (
     demo_roster,
     demo_store,
     make_app,
@@ -111,7 +111,7 @@ FLOW = [
     ("kind", BIG, KIND),
     ("fetch", BIG, FETCH),
     ("criteria", BIG, CRITERIA),
-    ("review_parents_preset", BIG, [*REVIEW, (["m", "down", "down", "space"], "by an override")]),
+    ("review_parents_preset", BIG, [*REVIEW, (["m", "down", "down", "space"], "by an admin's choice")]),
     ("conflicts", BIG, CONFLICTS),
     ("decision", BIG, DECISION),
     ("preview", BIG, PREVIEW),

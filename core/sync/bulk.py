@@ -24,6 +24,8 @@ class BulkDecision:
     unit: str
     """What it counts: families or people."""
     decisions: tuple[Decision, ...]
+    keys: tuple[str, ...] = ()
+    """The conflicts it decides (``Conflict.key``), one per decision."""
 
     @property
     def count(self) -> int:
@@ -69,11 +71,12 @@ def bulk_decisions(conflicts: Sequence[Conflict]) -> tuple[BulkDecision, ...]:
     """Every bulk decision that would decide at least one open conflict."""
     out: list[BulkDecision] = []
     for key, label, unit, pick in KINDS:
-        decisions = []
+        decisions, keys = [], []
         for c in conflicts:
             choice = pick(c) if c.open else None
             if choice is not None:
                 decisions.append(choice.decision())
+                keys.append(c.key)
         if decisions:
-            out.append(BulkDecision(key, label, unit, tuple(decisions)))
+            out.append(BulkDecision(key, label, unit, tuple(decisions), tuple(keys)))
     return tuple(out)

@@ -10,22 +10,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
-from tui.screens.base import WizardScreen
+from tui.flow import StepId
+from tui.screens.base import FactsyncScreen
 from tui.services import Services
 from tui.widgets.lazy_table import CellsFn, Column, LazyTable
 
 
-class DrillScreen(WizardScreen[None]):
+class DrillScreen(FactsyncScreen[None]):
     """A filterable table of rows; Escape returns to the screen it was opened from."""
 
+    STEP = StepId.DETAILS
     TITLE_TEXT = "Details"
     HELP = """\
 # Details
 
 The rows behind a number, each with its reason. Type **/** to filter, Escape to go back.
 """
-    EXPLAIN = "These are the people behind the number you opened, each with the reason."
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back", tooltip="Back"),
         Binding("slash", "filter", "Filter", id="drill.filter", tooltip="Filter the rows"),
