@@ -184,3 +184,31 @@ async def test_every_command_palette_entry_opens_its_screen(tmp_path: Path) -> N
 def test_factsync_alone_takes_walkthrough() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0 and "--walkthrough" in result.output
+
+
+async def test_every_footer_fits_80_columns(tmp_path: Path) -> None:
+    """No screen's footer runs off the edge at 80x24 (the last key would be cut)."""
+    from textual.widgets import Footer
+
+    from tui import flow
+    from tui.flow import Needs
+
+    store = demo_store(tmp_path)
+    service.save_setup(store, DEMO_SITE, kind="parents")
+    app = make_app(store, tmp_path)
+    cut: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.services.flow(DEMO_SITE).read(demo_roster("parents"))
+        for step in flow.STEPS:
+            if step.needs is Needs.NOTHING or step.id in (StepId.DETAILS, StepId.SYNC):
+                continue
+            app.open_step(step.id, DEMO_SITE)
+            await settle(pilot)
+            footer = app.screen.query_one(Footer)
+            used = sum(child.outer_size.width for child in footer.children)
+            if used > footer.size.width:
+                cut.append(f"{step.id.value}: {used} > {footer.size.width}")
+            app.go_home()
+            await settle(pilot)
+    assert not cut, cut

@@ -79,11 +79,11 @@ async def test_without_setup_says_what_to_do(tmp_path: Path) -> None:
         assert "no sync setup yet" in screen_text(app)
 
 
-def test_snapshot_families_100x32(tmp_path: Path, snap_compare: Any) -> None:
+def test_snapshot_families_80x24(tmp_path: Path, snap_compare: Any) -> None:
     env = populate(tmp_path)
     save_setup(env.store, env.site, kind="parents")
     from core.sync.service import group_families
 
     group_families(env.store, env.site, [301, 302])
     group_families(env.store, env.site, [410, 411, 412])
-    assert snap_compare(app_for(env), terminal_size=(100, 32), run_before=settle)
+    assert snap_compare(app_for(env), terminal_size=(80, 24), run_before=settle)

@@ -116,6 +116,6 @@ async def test_no_means_no(tmp_path: Path) -> None:
     assert SyncRun.select().where(SyncRun.undone_at.is_null(False)).count() == 0
 
 
-def test_snapshot_history_100x32(tmp_path: Path, snap_compare: Any) -> None:
+def test_snapshot_history_80x24(tmp_path: Path, snap_compare: Any) -> None:
     env = populate(tmp_path)
-    assert snap_compare(app_for(env), terminal_size=(100, 32), run_before=settle)
+    assert snap_compare(app_for(env), terminal_size=(80, 24), run_before=settle)

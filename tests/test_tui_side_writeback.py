@@ -90,6 +90,6 @@ async def test_read_only_key_says_why_and_sends_nothing(tmp_path: Path) -> None:
         assert Outbox.select().where(Outbox.state == "sent").count() == 0
 
 
-def test_snapshot_writeback_100x32(tmp_path: Path, snap_compare: Any) -> None:
+def test_snapshot_writeback_80x24(tmp_path: Path, snap_compare: Any) -> None:
     env = populate(tmp_path)
-    assert snap_compare(app_for(env), terminal_size=(100, 32), run_before=settle)
+    assert snap_compare(app_for(env), terminal_size=(80, 24), run_before=settle)

@@ -47,7 +47,8 @@ other kind (press **n**). Once a site has synced, its kind is fixed.
 """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to Connect"),
-        Binding("enter", "next", "Next", id="next", tooltip="Save the kind and read FACTS"),
+        Binding("enter", "next", "Next", id="next", tooltip="Save the highlighted kind and read FACTS",
+                priority=True),
         Binding("p", "pick('parents')", "Parents", id="kind.parents", tooltip="Roster parents"),
         Binding("s", "pick('students')", "Students", id="kind.students",
                 tooltip="Roster students"),
