@@ -16,9 +16,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/factsync demo
 
-test: $(STAMP)
+# the browser test drives Debian's chromium (Playwright's own browser download is not used)
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/mypy core store
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 screenshots: $(STAMP)

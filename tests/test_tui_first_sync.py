@@ -19,7 +19,6 @@ from tests.conftest import (
     demo_store,
     make_app,
     sandbox_transport,
-    screen_text,
     settle,
     wait_for_text,
 )

@@ -193,6 +193,37 @@ class FactsyncApp(App[None]):
             self.push_screen(screen)
 
 
+FOCUS_ON_LOAD = """<script>
+/* factsync: the terminal takes the keyboard as soon as the page has it, so keys work (and the
+   footer shows them) without a click first. */
+(function focusTerminal(tries) {
+  const box = document.querySelector(".xterm-helper-textarea");
+  if (box) {
+    box.focus();
+    window.addEventListener("focus", () => box.focus());
+    return;
+  }
+  if (tries > 0) setTimeout(() => focusTerminal(tries - 1), 50);
+})(400);
+</script>
+"""
+
+
+def serve(command: str, *, host: str, port: int) -> None:
+    """Offer ``command`` (the wizard) in a browser with textual-serve, focused on load."""
+    from aiohttp import web
+    from textual_serve.server import Server
+
+    class FocusedServer(Server):
+        async def handle_index(self, request: web.Request) -> Any:
+            response = await super().handle_index(request)
+            if isinstance(response, web.Response) and response.text:
+                response.text = response.text.replace("</body>", FOCUS_ON_LOAD + "</body>")
+            return response
+
+    FocusedServer(command, host=host, port=port, title="factsync").serve()
+
+
 def make_app(store_path: str | Path | None, *, walkthrough: bool = False) -> FactsyncApp:
     """The factory the CLI uses: open the store's workspace, build the services, build the app."""
     return FactsyncApp(Services(Workspace.open(store_path)), walkthrough=walkthrough)

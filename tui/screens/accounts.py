@@ -18,7 +18,7 @@ from textual.widgets import Input, Static
 
 from tui.dialogs import ConfirmDialog
 from tui.flow import StepId
-from tui.screens.base import FactsyncScreen
+from tui.screens.base import RELOAD, FactsyncScreen
 from tui.services import Services
 from tui.widgets.lazy_table import Column, LazyTable
 from tui.widgets.safe_text import clean_display, safe_text
@@ -104,10 +104,8 @@ Merge two accounts (the same person twice), in the list:
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="back", tooltip="Back to the previous screen"),
         Binding("down", "to_table", "To list", show=False, id="accounts.to-list"),
-        Binding("f5", "reload", "Reload", show=False, id="accounts.reload",
-                tooltip="Read the accounts again"),
+        RELOAD,
     ]
 
     DEFAULT_CSS = """

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from rich.text import Text
 from textual import on
@@ -27,8 +27,14 @@ from tui.services import Services, SiteFlow
 from tui.widgets.chrome import KeyStrip, StepHeader, WalkthroughPanel
 from tui.widgets.safe_text import clean_display
 
+if TYPE_CHECKING:
+    from core.sync.plan import SyncPlan
+
 R = TypeVar("R")
 T = TypeVar("T")
+
+RELOAD = Binding("f5", "reload", "Reload", id="reload", show=False, tooltip="Read it again")
+"""F5 on the screens beside the flow."""
 
 Done = Callable[[Any], None]
 Failed = Callable[[str], None]
@@ -52,7 +58,7 @@ class FactsyncScreen(Screen[R], Generic[R]):
     """Markdown for F1: what the screen is for (its keys are listed automatically)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="back", tooltip="Go back one step"),
+        Binding("escape", "back", "Back", id="back", tooltip="Go back to the previous screen"),
     ]
 
     def __init__(self, services: Services, site: str | None = None) -> None:
@@ -141,6 +147,24 @@ class FactsyncScreen(Screen[R], Generic[R]):
             failed(message)
         else:
             self.notify(message, severity="error", markup=False)
+
+    def with_plan(self, show: Callable[[SyncPlan], None]) -> None:
+        """Show the flow's plan, making it first (off the loop) when the flow has none.
+
+        The planner takes the review model's selection when there is one (no second select).
+        """
+        flow = self.flow
+        if flow.plan is not None:
+            show(flow.plan)
+            return
+        roster = flow.roster
+        assert roster is not None
+
+        def made(plan: SyncPlan) -> None:
+            flow.plan = plan
+            show(plan)
+
+        self.run_core(self.core.plan, flow.site, roster, flow.review, then=made, group="plan")
 
     # --- navigation -----------------------------------------------------------------------------
 

@@ -153,16 +153,11 @@ People in a conflict wait; everyone else syncs. **n** goes on to the preview.
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#conflicts", LazyTable).focus()
-        if self.flow.plan is not None:
-            self._show(self.flow.plan)
-        else:
-            self.replan()
+        self.with_plan(self._show)
 
     def replan(self) -> None:
-        roster = self.flow.roster
-        assert roster is not None
-        self.run_core(self.core.plan, self.flow.site, roster, self.flow.review, then=self._show,
-                      group="replan")
+        self.flow.forget_plan()
+        self.with_plan(self._show)
 
     def _replan_soon(self) -> None:
         """Plan again once the admin pauses: each decision answers at once, the truth follows."""
@@ -173,7 +168,6 @@ People in a conflict wait; everyone else syncs. **n** goes on to the preview.
 
     def _show(self, plan: SyncPlan) -> None:
         self.plan = plan
-        self.flow.plan = plan
         self._rows(plan.conflicts)
         self.ready = True
 
@@ -279,7 +273,6 @@ People in a conflict wait; everyone else syncs. **n** goes on to the preview.
                 self.notify("No decision to take back.", severity="warning")
                 return
             self.notify(f"Taken back: {label}.", markup=False)
-            self.flow.forget_plan()
             self.replan()
 
         self.run_core(self.core.undo_decision, self.flow.site, then=undone, group="decide")

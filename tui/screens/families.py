@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from tui.flow import StepId
-from tui.screens.base import FactsyncScreen
+from tui.screens.base import RELOAD, FactsyncScreen
 from tui.widgets.lazy_table import Column, LazyTable
 from tui.widgets.safe_text import clean_display, safe_text
 
@@ -62,11 +62,9 @@ Groups that share an id melt into one. Groups cannot be split here. **g** goes t
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="back", tooltip="Back to the previous screen"),
         Binding("g", "group", "Group ids", id="families.group",
                 tooltip="Type FACTS family ids to group into one household"),
-        Binding("f5", "reload", "Reload", id="families.reload", show=False,
-                tooltip="Read the groups again"),
+        RELOAD,
         Binding("down", "to_table", "To list", show=False, id="families.to-list"),
     ]
 

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from tui.dialogs import ConfirmDialog
 from tui.flow import StepId
-from tui.screens.base import FactsyncScreen
+from tui.screens.base import RELOAD, FactsyncScreen
 from tui.screens.hours import when
 from tui.services import Services
 from tui.widgets.lazy_table import Column, LazyTable
@@ -113,11 +113,9 @@ highlighted run (the account, what was done, why, and each field before → afte
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="back", tooltip="Back to the previous screen"),
         Binding("u", "undo", "Undo latest", id="history.undo",
                 tooltip="Revert the latest sync or merge (asks first)"),
-        Binding("f5", "reload", "Reload", id="history.reload", show=False,
-                tooltip="Read the runs again"),
+        RELOAD,
     ]
 
     DEFAULT_CSS = """

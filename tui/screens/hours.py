@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from tui.flow import StepId
-from tui.screens.base import FactsyncScreen
+from tui.screens.base import RELOAD, FactsyncScreen
 from tui.services import Services
 from tui.widgets.lazy_table import Column, LazyTable
 from tui.widgets.safe_text import safe_text
@@ -94,15 +94,13 @@ entry FACTS already holds withdraws it there.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="back", tooltip="Back to the previous screen"),
         Binding("space", "select_entry", "Select", id="hours.select",
                 tooltip="Select or unselect the highlighted entry"),
         Binding("a", "change('approve')", "Approve", id="hours.approve",
                 tooltip="Approve the selected entries (or the highlighted one)"),
         Binding("r", "change('reject')", "Reject", id="hours.reject",
                 tooltip="Reject the selected entries (or the highlighted one)"),
-        Binding("f5", "reload", "Reload", show=False, id="hours.reload",
-                tooltip="Read the entries again"),
+        RELOAD,
     ]
 
     def __init__(self, services: Services, site: str) -> None:

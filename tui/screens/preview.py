@@ -171,19 +171,10 @@ confirm and shown who. **s** runs the sync.
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#counts", LazyTable).focus()
-        if self.flow.plan is not None:
-            self._show(self.flow.plan)
-        else:
-            self.replan()
-
-    def replan(self) -> None:
-        roster = self.flow.roster
-        assert roster is not None
-        self.run_core(self.core.plan, self.flow.site, roster, self.flow.review, then=self._show)
+        self.with_plan(self._show)
 
     def _show(self, plan: SyncPlan) -> None:
         self.plan = plan
-        self.flow.plan = plan
         self.query_one("#counts", LazyTable).set_rows(count_rows(plan))
         self.query_one("#archive-note", Static).update(archive_note(plan))
         keep = {(m[1]) : m[0] for m in self.flow.merges}

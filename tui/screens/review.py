@@ -297,13 +297,9 @@ or **waits** (a conflict to decide next). **/** filters by name, email or grade.
         self.load()
 
     def load(self) -> None:
-        flow = self.flow
-        roster = flow.roster
-        assert roster is not None
-        self.run_core(self.core.plan, flow.site, roster, then=self._loaded)
+        self.with_plan(self._loaded)
 
     def _loaded(self, plan: SyncPlan) -> None:
-        self.flow.plan = plan
         order = {"conflict": 0, "add": 1, "link": 2, "update": 3, "restore": 4, "unchanged": 5,
                  "skip": 6}
         self.items = sorted(

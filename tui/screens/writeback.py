@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from tui.flow import StepId
-from tui.screens.base import FactsyncScreen
+from tui.screens.base import RELOAD, FactsyncScreen
 from tui.screens.hours import outbox_line, when
 from tui.services import Services
 from tui.widgets.lazy_table import Column, LazyTable
@@ -76,13 +76,11 @@ is unknown is looked up in FACTS before anything else is sent.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="back", tooltip="Back to the previous screen"),
         Binding("s", "send", "Send now", id="writeback.send",
                 tooltip="Run the write-back worker once, now"),
         Binding("r", "retry", "Retry failed", id="writeback.retry",
                 tooltip="Put the failed rows back in the queue"),
-        Binding("f5", "reload", "Reload", id="writeback.reload", show=False,
-                tooltip="Read the outbox again"),
+        RELOAD,
     ]
 
     draining: reactive[bool] = reactive(False, bindings=True)

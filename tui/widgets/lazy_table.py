@@ -97,8 +97,8 @@ class LazyTable(ScrollView, can_focus=True):
 
     cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False)
 
-    class Highlighted(Message):
-        """The cursor moved to row ``index`` (of the table's current sequence)."""
+    class RowMessage(Message):
+        """About row ``index`` of the table's current sequence."""
 
         def __init__(self, table: LazyTable, index: int) -> None:
             super().__init__()
@@ -109,17 +109,11 @@ class LazyTable(ScrollView, can_focus=True):
         def control(self) -> LazyTable:
             return self.table
 
-    class Selected(Message):
+    class Highlighted(RowMessage):
+        """The cursor moved to row ``index``."""
+
+    class Selected(RowMessage):
         """Enter (or a double click) on row ``index``."""
-
-        def __init__(self, table: LazyTable, index: int) -> None:
-            super().__init__()
-            self.table = table
-            self.index = index
-
-        @property
-        def control(self) -> LazyTable:
-            return self.table
 
     def __init__(
         self,

@@ -40,6 +40,15 @@ FAMILY_WIDTH = 22
 SLOT_MIN = 22
 
 
+def _into_view(start: int, size: int, offset: int, view: int) -> int | None:
+    """The scroll offset that shows ``start..start+size`` in a ``view`` (None: it is shown)."""
+    if start < offset:
+        return start
+    if start + size > offset + view:
+        return start + size - view
+    return None
+
+
 class SubsetGrid(ScrollView, can_focus=True):
     """Cursor over (family, parent slot); Space includes/excludes, preset keys restyle all."""
 
@@ -161,22 +170,17 @@ class SubsetGrid(ScrollView, can_focus=True):
         return max(1, (self.scrollable_content_region.height - 1) // ROW_HEIGHT)
 
     def _scroll_cursor_into_view(self) -> None:
-        height = self.scrollable_content_region.height - 1
-        top = round(self.scroll_y)
-        first = self.cursor_row * ROW_HEIGHT
-        if first < top:
-            self.scroll_to(y=first, animate=False, immediate=True)
-        elif first + ROW_HEIGHT > top + height:
-            self.scroll_to(y=first + ROW_HEIGHT - height, animate=False, immediate=True)
+        region = self.scrollable_content_region
+        y = _into_view(self.cursor_row * ROW_HEIGHT, ROW_HEIGHT, round(self.scroll_y),
+                       region.height - 1)
         # horizontally: keep the cursor's slot in view (the family column never scrolls)
         slot_w = self._slot_width()
-        view = self.scrollable_content_region.width - FAMILY_WIDTH
-        left = round(self.scroll_x)
-        start = self.cursor_slot * slot_w
-        if start < left:
-            self.scroll_to(x=start, animate=False, immediate=True)
-        elif start + slot_w > left + view:
-            self.scroll_to(x=start + slot_w - view, animate=False, immediate=True)
+        x = _into_view(self.cursor_slot * slot_w, slot_w, round(self.scroll_x),
+                       region.width - FAMILY_WIDTH)
+        if y is not None:
+            self.scroll_to(y=y, animate=False, immediate=True)
+        if x is not None:
+            self.scroll_to(x=x, animate=False, immediate=True)
 
     # --- the cursor -----------------------------------------------------------------------------
 
