@@ -10,17 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-
-from core.facts.client import FactsClient
-from core.facts.errors import FactsError
 from core.facts.plans import PLANS, SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
-from core.facts.probe import Permissions, probe_permissions
 from core.sites import SiteError
 from store import Store
 from store.models import Connection, Site
+
+if TYPE_CHECKING:  # httpx and the client load when FACTS is called: Home does not need them
+    import httpx
+
+    from core.facts.client import FactsClient
+    from core.facts.probe import Permissions
 
 SANDBOX_SCHEME = "sandbox:"
 DEFAULT_BASE_URL = "https://api.factsmgt.com"
@@ -163,6 +165,8 @@ def open_client(
         from core.facts.sandbox import SandboxConfig
 
         base_url = SandboxConfig().base_url
+    from core.facts.client import FactsClient
+
     return FactsClient(base_url, sub_key, api_key, plan=conn.plan, transport=transport)
 
 
@@ -170,6 +174,9 @@ async def check_connection(
     store: Store, site: Site, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> Permissions:
     """Probe the key's permissions (creates and changes nothing in FACTS) and save them."""
+    from core.facts.errors import FactsError
+    from core.facts.probe import probe_permissions
+
     client = open_client(store, site, transport=transport)
     conn: Connection = Connection.get(Connection.site == site)
     try:

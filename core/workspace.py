@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.sites import SiteError
-from core.sync.apply import StalePlan, SyncError
 
 if TYPE_CHECKING:
     import httpx
@@ -47,6 +46,7 @@ T = TypeVar("T")
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from core.facts.errors import FactsError
+    from core.sync.apply import SyncError
 
     return (SiteError, SyncError, FactsError)
 
@@ -90,6 +90,26 @@ class CancelToken:
 
 
 @dataclass(frozen=True)
+class SetupSummary:
+    """What Home shows of a saved setup (read without the pydantic model: Home opens first)."""
+
+    kind: str
+    schools: tuple[str, ...]
+    statuses: tuple[str, ...]
+    grades: tuple[str, ...]
+    preset: str
+
+
+@dataclass(frozen=True)
+class LastRun:
+    number: int
+    started_at: datetime
+    finished_at: datetime | None
+    undone_at: datetime | None
+    counts: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class SiteCard:
     """Everything Home shows about one site."""
 
@@ -98,8 +118,8 @@ class SiteCard:
     kind: str | None
     archived: int
     status: SiteStatus
-    setup: SetupDoc | None
-    last_run: RunSummary | None
+    setup: SetupSummary | None
+    last_run: LastRun | None
     api_key_hint: str | None
     is_sandbox: bool
 
@@ -260,21 +280,36 @@ class Workspace:
     # --- Home and sites -------------------------------------------------------------------------
 
     def site_cards(self) -> list[SiteCard]:
+        """Every site's card; only light modules are loaded (no FACTS models, no httpx)."""
+        import json
+
         from core.connection import connection_info
         from core.sites import list_sites
-        from core.sync import service
         from core.writeback.status import site_status
+        from store.models import SyncRun, SyncSetup
 
         cards: list[SiteCard] = []
         for summary in list_sites(self.store):
             site = self._site(summary.name)
-            runs = [r for r in service.history(self.store, site, limit=20) if r.kind == "sync"]
+            run = (SyncRun.select()
+                   .where((SyncRun.site == site) & (SyncRun.kind == "sync"))
+                   .order_by(SyncRun.id.desc()).first())
+            row = SyncSetup.get_or_none(SyncSetup.site == site)
+            doc = json.loads(row.document) if row is not None else None
             info = connection_info(site)
             cards.append(SiteCard(
                 name=site.name, plan=site.plan, kind=site.kind,
                 archived=summary.accounts_archived, status=site_status(site),
-                setup=service.load_setup(self.store, site),
-                last_run=runs[0] if runs else None,
+                setup=None if doc is None else SetupSummary(
+                    kind=doc["kind"],
+                    schools=tuple(doc.get("criteria", {}).get("schools", ())),
+                    statuses=tuple(doc.get("criteria", {}).get("statuses", ("Enrolled",))),
+                    grades=tuple(doc.get("criteria", {}).get("grades", ())),
+                    preset=doc.get("parents", {}).get("preset", "all"),
+                ),
+                last_run=None if run is None else LastRun(
+                    run.number or run.id, run.started_at, run.finished_at, run.undone_at,
+                    json.loads(run.counts or "{}")),
                 api_key_hint=info.api_key_hint if info else None,
                 is_sandbox=info.is_sandbox if info else False,
             ))
@@ -415,22 +450,31 @@ class Workspace:
 
         A refused merge is reported, not raised: the sync itself is written by then.
         """
-        from core import accounts as acc
         from core.sync import service
 
         outcome = SyncOutcome(plan, None)
         if plan.writes:
             run = service.apply_plan(self.store, site, plan, confirm_archive=confirm_archive)
             outcome.run = run.number
+        outcome.merged, outcome.merge_errors, outcome.invites = self.merge_and_invite(site, merges)
+        return outcome
+
+    def merge_and_invite(self, site: str, merges: Sequence[tuple[str, str]]
+                         ) -> tuple[list[str], list[str], list[Invite]]:
+        """The merges asked for after a sync (each refusal reported), then who to invite."""
+        from core import accounts as acc
+        from core.sync.apply import SyncError
+
         s = self._site(site)
+        merged: list[str] = []
+        errors: list[str] = []
         for keep, absorb in merges:
             try:
                 acc.merge_accounts(s, keep=keep, absorb=absorb)
-                outcome.merged.append(f"merged {absorb} into {keep}")
+                merged.append(f"merged {absorb} into {keep}")
             except (SyncError, SiteError) as err:
-                outcome.merge_errors.append(f"{absorb} → {keep}: {err}")
-        outcome.invites = acc.pending_invites(s)
-        return outcome
+                errors.append(f"{absorb} → {keep}: {err}")
+        return merged, errors, acc.pending_invites(s)
 
     # --- invites -------------------------------------------------------------------------------------
 
@@ -597,11 +641,4 @@ class Workspace:
         return tuple(next((g for g in doc.family_groups if set(ids) <= set(g)), sorted(ids)))
 
 
-__all__ = [
-    "ArchiveQuestion",
-    "CancelToken",
-    "Cancelled",
-    "StalePlan",
-    "Workspace",
-    "archive_question",
-]
+__all__ = ["ArchiveQuestion", "CancelToken", "Cancelled", "Workspace", "archive_question"]

@@ -103,3 +103,24 @@ def test_snapshot_hours_100x32(tmp_path: Path, snap_compare: Any) -> None:
 def test_snapshot_hours_80x24(tmp_path: Path, snap_compare: Any) -> None:
     env = populate(tmp_path)
     assert snap_compare(app_for(env), terminal_size=(80, 24), run_before=settle)
+
+
+def test_two_accounts_with_one_name_show_their_emails() -> None:
+    """Hours names each entry's person; two different accounts called alike are told apart."""
+    from core.hours import EntryView
+    from tests.conftest import DAY
+    from tui.screens.hours import who_labels
+
+    def entry(i: int, name: str, email: str) -> EntryView:
+        return EntryView(id=i, email=email, name=name, person_id=None, date=DAY, hours=1.0,
+                         description="", status="pending", verifier=None, approved_by=None,
+                         approved_at=None, writeback=None, service_hours_id=None,
+                         last_error=None)
+
+    labels = who_labels([entry(1, "Stephanie Nakamura", "s.n@home.example"),
+                         entry(2, "Stephanie Nakamura", "snakamura73@example.org"),
+                         entry(3, "Stephanie Nakamura", "s.n@home.example"),
+                         entry(4, "Pat Rivera", "pat@example.org")])
+    assert labels == {1: "Stephanie Nakamura <s.n@home.example>",
+                      2: "Stephanie Nakamura <snakamura73@example.org>",
+                      3: "Stephanie Nakamura <s.n@home.example>", 4: "Pat Rivera"}

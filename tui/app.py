@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
 from core.workspace import Workspace
-from tui import flow, registry
+from tui import flow
 from tui.dialogs import HelpDialog
 from tui.flow import Needs, StepId
 from tui.services import Services
@@ -109,7 +109,20 @@ class FactsyncApp(App[None]):
         self.set_reactive(FactsyncApp.walkthrough, walkthrough)
 
     def get_default_screen(self) -> Screen[None]:
-        return registry.home(self.services)
+        # Home alone is imported to start: the other screens (and the FACTS models and httpx
+        # they need) load in a thread once Home is painted (see ``on_mount``)
+        from tui.screens.home import HomeScreen
+
+        return HomeScreen(self.services)
+
+    def on_mount(self) -> None:
+        self.set_timer(0.3, self._load_the_other_screens)
+
+    def _load_the_other_screens(self) -> None:
+        def load() -> None:
+            from tui import registry  # noqa: F401
+
+        self.run_worker(load, thread=True, group="preload", exit_on_error=False)
 
     # --- walkthrough ----------------------------------------------------------------------------
 
@@ -166,6 +179,8 @@ class FactsyncApp(App[None]):
 
     def open_step(self, step_id: StepId, site: str | None, *, replace: bool = False) -> None:
         """Open ``step_id`` for ``site``, with what it needs first (the Read step for a roster)."""
+        from tui import registry
+
         step = flow.step(step_id)
         if step_id in (StepId.HOME, StepId.NEW_SITE):
             self.go_home()

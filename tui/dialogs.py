@@ -22,7 +22,6 @@ from textual.widgets import (
     Footer,
     Input,
     Label,
-    Markdown,
     OptionList,
     RadioButton,
     RadioSet,
@@ -171,6 +170,8 @@ class HelpDialog(ModalScreen[None]):
         self.target = screen
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown  # loads markdown-it: only when help is asked for
+
         help_text = getattr(self.target, "HELP", "") or "# Help\n\nNo help for this screen."
         with Vertical(classes="dialog help-dialog"):
             with VerticalScroll(classes="help-body"):

@@ -14,7 +14,6 @@ from tui.screens.criteria import CriteriaScreen
 from tui.screens.families import FamiliesScreen
 from tui.screens.fetch import FetchScreen
 from tui.screens.history import HistoryScreen
-from tui.screens.home import HomeScreen
 from tui.screens.hours import HoursScreen
 from tui.screens.invites import InvitesScreen
 from tui.screens.kind import KindScreen
@@ -51,10 +50,6 @@ SCREENS: dict[StepId, Factory] = {
     StepId.HISTORY: HistoryScreen,
     StepId.FAMILIES: FamiliesScreen,
 }
-
-
-def home(services: Services) -> HomeScreen:
-    return HomeScreen(services)
 
 
 def read_then(services: Services, site: str, then: StepId) -> FactsyncScreen[None]:

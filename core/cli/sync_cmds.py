@@ -30,8 +30,10 @@ from core.sites import SiteError, add_site, get_site, list_sites, require_advanc
 from core.sync import service
 from core.sync.apply import ArchiveConfirmationNeeded, SyncError
 from core.sync.bulk import BULK_KEYS, bulk_decisions
+from core.sync.criteria import criteria_options, enrolled_count
 from core.sync.plan import SyncPlan
 from core.sync.setup import PRESETS, RELATIONSHIP_GROUPS
+from core.workspace import Workspace
 from store import Store, open_store
 
 
@@ -111,13 +113,14 @@ def register(cli: click.Group) -> None:
         """List the sites of the store."""
         with _store(db) as store:
             sites = list_sites(store)
+            ready = {c.name: c.ready_to_sync for c in Workspace(store).site_cards()}
             if as_json:
                 print_json(
                     [
                         {"name": s.name, "plan": s.plan, "kind": s.kind, "active": s.accounts_active,
                          "archived": s.accounts_archived, "connected": s.connected,
                          "peopleRead": s.people_read, "peopleWrite": s.people_write,
-                         "lastSyncAt": s.last_sync_at}
+                         "lastSyncAt": s.last_sync_at, "readyToSync": ready.get(s.name, False)}
                         for s in sites
                     ]
                 )
@@ -178,12 +181,19 @@ def register(cli: click.Group) -> None:
                   type=click.Choice(list(RELATIONSHIP_GROUPS)), help="Relationship groups that count.")
     @click.option("--all-schools", is_flag=True, help="Clear the school filter.")
     @click.option("--all-grades", is_flag=True, help="Clear the grade filter.")
+    @click.option("--options", "show_options", is_flag=True,
+                  help="Read FACTS and list the schools, statuses, grades (in school order) and "
+                       "relationships this school uses, with counts; change nothing.")
     @db_option
     @json_option
     def setup(site: str, kind: str | None, schools: tuple[str, ...], grades: tuple[str, ...],
               statuses: tuple[str, ...], preset: str | None, relationships: tuple[str, ...],
-              all_schools: bool, all_grades: bool, db: str | None, as_json: bool) -> None:
+              all_schools: bool, all_grades: bool, show_options: bool, db: str | None,
+              as_json: bool) -> None:
         """Save the site's criteria (later calls change only what they name)."""
+        if show_options:
+            _criteria_options(site, db, as_json)
+            return
         with _store(db) as store:
             doc = service.save_setup(
                 store, site, kind=kind,
@@ -211,11 +221,19 @@ def register(cli: click.Group) -> None:
     @click.option("--confirm-archive", is_flag=True,
                   help="Allow archiving more than 20% of the synced accounts.")
     @click.option("--yes", "-y", is_flag=True, help="Non-interactive (cron): never prompt.")
+    @click.option("--merge", "merges", multiple=True, metavar="KEEP=ABSORB",
+                  help="After the sync, merge the account ABSORB into KEEP (emails; repeat).")
     @db_option
     @json_option
-    def sync(site: str, dry_run: bool, confirm_archive: bool, yes: bool, db: str | None,
-             as_json: bool) -> None:
+    def sync(site: str, dry_run: bool, confirm_archive: bool, yes: bool, merges: tuple[str, ...],
+             db: str | None, as_json: bool) -> None:
         """Fetch, plan and apply with the saved setup. Exit 3: archives need --confirm-archive."""
+        pairs = []
+        for m in merges:
+            keep, sep, absorb = m.partition("=")
+            if not sep or not keep.strip() or not absorb.strip():
+                raise click.UsageError(f"--merge {m!r}: write KEEP=ABSORB (two emails)")
+            pairs.append((keep.strip(), absorb.strip()))
         with _store(db) as store:
             try:
                 result = asyncio.run(
@@ -229,8 +247,14 @@ def register(cli: click.Group) -> None:
                         click.echo(line)
                 fail(f"{err} Nothing was written.{cli_hint(err)}", EXIT_NEEDS_DECISION)
                 return
+            after = None
+            if pairs and not dry_run:
+                after = Workspace(store).merge_and_invite(site, pairs)
             if as_json:
-                print_json(result.to_json())
+                out = result.to_json()
+                if after is not None:
+                    out |= {"merged": after[0], "mergeErrors": after[1], "invites": len(after[2])}
+                print_json(out)
             else:
                 head = "dry run" if dry_run else (
                     f"run {result.run.number}" if result.run is not None else "nothing to change"
@@ -238,6 +262,10 @@ def register(cli: click.Group) -> None:
                 click.echo(f"{site}: {head}")
                 for line in _plan_lines(result.plan):
                     click.echo(line)
+                if after is not None:
+                    for line in after[0] + after[1]:
+                        click.echo(f"  {line}")
+                    click.echo(f"  {len(after[2])} new accounts to invite")
             for reason in result.plan.archive.reasons:
                 if result.plan.archive.verdict == "refused":
                     click.echo(f"warning: {reason}", err=True)
@@ -287,6 +315,23 @@ def register(cli: click.Group) -> None:
             click.echo(f"saved: {d.action} " + " ".join(
                 x for x in (f"email {d.email}" if d.email else "",
                             f"person {d.person_id}" if d.person_id else "") if x))
+
+    def _criteria_options(site: str, db: str | None, as_json: bool) -> None:
+        with _store(db) as store:
+            roster = asyncio.run(service.fetch(store, site))
+            options = criteria_options(roster)
+            groups = {"schools": options.schools, "statuses": options.statuses,
+                      "grades": options.grades, "relationships": options.relationships}
+            if as_json:
+                print_json({name: [{"value": c.value, "label": c.label, "count": c.count,
+                                    "detail": c.detail} for c in choices]
+                            for name, choices in groups.items()}
+                           | {"enrolledStudents": enrolled_count(roster)})
+                return
+            for name, choices in groups.items():
+                if choices:
+                    click.echo(f"{name}: " + ", ".join(f"{c.value} ({c.count})" for c in choices))
+            click.echo(f"enrolled students in FACTS: {enrolled_count(roster)}")
 
     def _decide_bulk(site: str, key: str, yes: bool, db: str | None) -> None:
         with _store(db) as store:

@@ -390,6 +390,7 @@ class SyncResult:
             "run": self.run.number if self.run is not None else None,
             "runId": self.run.id if self.run is not None else None,
             "counts": self.plan.counts(),
+            "enrolledStudents": self.plan.enrolled_students,
             "conflicts": [conflict_json(c) for c in self.plan.open_conflicts],
             "duplicates": [d.to_json() for d in self.plan.duplicates],
         }

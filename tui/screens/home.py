@@ -101,12 +101,12 @@ def card_text(card: SiteCard, now: datetime) -> Text:
     if card.setup is None:
         line("none yet: press Enter to set up step by step", "dim")
     else:
-        crit = card.setup.criteria
-        line(safe_text(f"{card.setup.kind} · {', '.join(crit.statuses) or 'any status'}", 60))
-        line(safe_text(f"grades {', '.join(crit.grades) or 'all'} · schools "
-                       f"{', '.join(crit.schools) or 'all'}", 60))
-        if card.setup.kind == "parents":
-            line(f"parents preset: {card.setup.parents.preset}")
+        setup = card.setup
+        line(safe_text(f"{setup.kind} · {', '.join(setup.statuses) or 'any status'}", 60))
+        line(safe_text(f"grades {', '.join(setup.grades) or 'all'} · schools "
+                       f"{', '.join(setup.schools) or 'all'}", 60))
+        if setup.kind == "parents":
+            line(f"parents preset: {setup.preset}")
     t.append("\n\n")
     t.append(" Enter ", style="reverse")
     t.append(" set up step by step")
