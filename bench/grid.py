@@ -8,7 +8,9 @@ Measured like a person feels it, in the real app on a real store:
 - **Cursor move, Space toggle** (key to repaint): target < 50 ms.
 - **Cold start to Home** (a fresh interpreter: import, open the store, Home painted with its
   sites), beside a bare interpreter's start measured in the same run: target < 0.4 s.
-- **Peak RSS** of the process with the 20,000-family grid shown: target < 500 MB.
+- **RSS** of the process with the 20,000-family grid shown: target < 500 MB. The school is
+  generated in this process (a real wizard parses it from FACTS's pages instead), so the peak
+  of the generation is printed apart, with the RSS of the roster alone before the app starts.
 
 Each figure is printed with its target and the ratio to it; exits 1 when a target is missed.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import resource
 import statistics
 import subprocess
@@ -40,7 +43,7 @@ from core.sites import add_site  # noqa: E402
 from core.sync import service  # noqa: E402
 from core.sync.review import ReviewModel  # noqa: E402
 from core.sync.setup import SetupDoc  # noqa: E402
-from core.workspace import Workspace  # noqa: E402
+from core.workspace import Workspace, hold_long_lived  # noqa: E402
 from store import open_store  # noqa: E402
 from tui.app import FactsyncApp  # noqa: E402
 from tui.flow import StepId  # noqa: E402
@@ -57,6 +60,15 @@ TARGETS = {
     "peak_rss_mb": 500.0,
 }
 SITE = "Bench PTA"
+
+
+def rss_mb() -> float:
+    """The process's resident memory now (not its peak), in MB."""
+    gc.collect()
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def roster_for(families: int, seed: int = 7) -> Roster:
@@ -123,7 +135,7 @@ async def grid_from_criteria(roster: Roster, rounds: int) -> dict[str, float]:
             await asyncio.sleep(0.0005)
         await clock.wait(clock.frames)
         out["enter_to_grid"] = time.perf_counter() - t0
-        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["peak_rss_mb"] = rss_mb()
         await pilot.pause()
         moves, toggles = [], []
         grid = app.screen.query_one(SubsetGrid)
@@ -154,6 +166,7 @@ async def preset_with_overrides(roster: Roster, overrides: int, rounds: int) -> 
               for n, (f, p) in enumerate(pairs[:overrides])]
     setup = SetupDoc.model_validate({"kind": "parents", "parents": {"overrides": chosen}})
     model = ReviewModel(roster, setup)
+    hold_long_lived()  # what Workspace.review does with a model it has built
 
     class GridApp(App[None]):
         def compose(self) -> Any:
@@ -198,15 +211,12 @@ def cold_start(runs: int = 5) -> tuple[float, float]:
     starts, bare = [], []
     for _ in range(runs):
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", COLD, str(db)], cwd=root, check=True,
-                             capture_output=True, text=True).stdout
-        total = time.perf_counter() - t0
-        inner = float(out.strip().splitlines()[-1])
+        subprocess.run([sys.executable, "-c", COLD, str(db)], cwd=root, check=True,
+                       capture_output=True, text=True)
+        starts.append(time.perf_counter() - t0)  # from the spawn to Home with its sites
         t1 = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
-        interp = time.perf_counter() - t1
-        bare.append(interp)
-        starts.append(min(total, inner + interp))
+        bare.append(time.perf_counter() - t1)
     return statistics.median(starts), statistics.median(bare)
 
 
@@ -214,7 +224,7 @@ def line(name: str, label: str, value: float, unit: str = "ms") -> None:
     target = TARGETS[name]
     shown = value * 1000 if unit == "ms" else value
     goal = target * 1000 if unit == "ms" else target
-    print(f"{label:<46} {shown:9.1f} {unit}   target < {goal:.0f} {unit}   "
+    print(f"{label:<46} {shown:9.2f} {unit}   target < {goal:g} {unit}   "
           f"ratio {value / target:.2f}")
 
 
@@ -227,7 +237,10 @@ def main() -> int:
 
     t0 = time.perf_counter()
     roster = roster_for(args.families)
+    hold_long_lived()  # what Workspace.read does with a roster it has read
     t1 = time.perf_counter()
+    generation_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    roster_rss = rss_mb()
     figures = asyncio.run(grid_from_criteria(roster, args.rounds))
     figures |= asyncio.run(preset_with_overrides(roster, args.overrides, args.rounds))
     figures["cold_start"], bare = cold_start()
@@ -243,7 +256,10 @@ def main() -> int:
     line("cold_start", "cold start to Home with its sites", figures["cold_start"], "s")
     print(f"  (a bare interpreter starts in {bare:.3f} s in this run: "
           f"{figures['cold_start'] / bare:.1f}x)")
-    line("peak_rss_mb", "peak RSS with the grid shown", figures["peak_rss_mb"], "MB")
+    line("peak_rss_mb", "RSS with the grid shown", figures["peak_rss_mb"], "MB")
+    print(f"  (the roster alone, before the app: {roster_rss:.0f} MB; the grid adds "
+          f"{figures['peak_rss_mb'] - roster_rss:.0f} MB, {figures['peak_rss_mb'] / roster_rss:.2f}x;"
+          f" generating the school peaked at {generation_peak:.0f} MB)")
     missed = [name for name, target in TARGETS.items() if figures[name] >= target]
     if missed:
         print("missed: " + ", ".join(missed))

@@ -116,16 +116,20 @@ class FactsyncScreen(Screen[R], Generic[R]):
 
         A refusal shows as ``failed(message)`` when given, else as an error notification.
         """
-        worker: Worker[T] = self.run_worker(partial(call, *args), thread=True, group=group,
-                                            exclusive=exclusive, exit_on_error=False)
+        # a description of our own: Textual's default is repr(work), which for a call holding a
+        # 20,000-family roster takes seconds
+        name = getattr(call, "__name__", "core call")
+        worker: Worker[T] = self.run_worker(partial(call, *args), name=name, description=name,
+                                            thread=True, group=group, exclusive=exclusive,
+                                            exit_on_error=False)
         self._then[worker] = (then, failed)
         return worker
 
     def run_core_async(self, call: Awaitable[T], *, then: Callable[[T], None] | None = None,
                        failed: Failed | None = None, group: str = "core") -> Worker[T]:
         """The same for core's async calls (they run on the app's loop)."""
-        worker: Worker[T] = self.run_worker(call, group=group, exclusive=True,
-                                            exit_on_error=False)
+        worker: Worker[T] = self.run_worker(call, name=group, description=group, group=group,
+                                            exclusive=True, exit_on_error=False)
         self._then[worker] = (then, failed)
         return worker
 

@@ -30,6 +30,12 @@ from tui.services import Services, plural
 from tui.widgets.safe_text import safe_text
 
 
+def _rules(doc: SetupDoc) -> tuple[object, ...]:
+    """What the selection depends on (no relationship filter = every relationship)."""
+    rel = doc.parents.relationships
+    return (doc.kind, doc.criteria, tuple(sorted(rel if rel is not None else RELATIONSHIP_GROUPS)))
+
+
 def _prompt(choice: Choice, width: int = 40) -> Text:
     t = safe_text(choice.label, 14)
     t.append(f" {choice.count:,}", style="dim")
@@ -188,7 +194,6 @@ Space ticks a box, Tab moves between lists, Enter saves and goes on to the revie
         counted = flow.counted
         flow.forget_plan()
         flow.review = None
-        if counted is not None and (counted.setup.criteria, counted.setup.parents.relationships) != (
-                saved.criteria, saved.parents.relationships):
+        if counted is not None and _rules(counted.setup) != _rules(saved):
             flow.counted = None  # counted for another draft: the review selects afresh
         self.next_step()
