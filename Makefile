@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/writeback.py
 	$(BIN)/python bench/grid.py
+	$(BIN)/python bench/decisions.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

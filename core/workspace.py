@@ -90,7 +90,8 @@ def hold_long_lived() -> None:
     """Keep what is alive now (a roster just read) out of the cyclic collector's full passes.
 
     A 20,000-family roster is ~850,000 objects that live until the next read (its review model
-    too): a full collection of them takes ~0.6 s and would otherwise land on some key press. Freezing does not keep
+    and its plan too): a full collection of them takes ~0.6 s and would otherwise land on some
+    key press. Freezing does not keep
     anything alive: the old roster is still freed by reference counting when the next read
     replaces it (its records hold no cycles).
     """
@@ -432,9 +433,12 @@ class Workspace:
         service.save_review_change(self.store, site, change)
 
     def plan(self, site: str, roster: Roster, review: ReviewModel | None = None) -> SyncPlan:
+        """The plan; it lives until the next one (each decision plans again)."""
         from core.sync import service
 
-        return service.make_plan(self.store, site, roster, review)
+        plan = service.make_plan(self.store, site, roster, review)
+        hold_long_lived()
+        return plan
 
     def read_and_plan(self, site: str, on_progress: Callable[[FetchProgress], None] | None = None,
                       cancel: CancelToken | None = None) -> tuple[Roster, SyncPlan]:

@@ -177,7 +177,6 @@ People in a conflict wait; everyone else syncs. **n** goes on to the preview.
         waiting = len(self.plan.of("conflict")) if self.plan is not None else 0
         self.query_one("#conflicts-left", Static).update(left_text(conflicts, waiting))
         self._detail()
-        self.refresh_bindings()
 
     @on(LazyTable.Highlighted, "#conflicts")
     def _detail(self) -> None:
@@ -198,7 +197,6 @@ People in a conflict wait; everyone else syncs. **n** goes on to the preview.
         """Show the decision at once (gray), then plan again in the background."""
         self._rows(tuple(replace(c, flag="gray", decision=label) if c.key in keys else c
                          for c in self.conflicts))
-        self.notify(f"Decided: {label}. u takes it back.", markup=False)
         self._replan_soon()
 
     # --- one conflict -------------------------------------------------------------------------
