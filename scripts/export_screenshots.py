@@ -143,10 +143,10 @@ async def parents_tour(out: Path, workdir: Path) -> int:
         app.site = DEMO_SITE
         app.services.flow(DEMO_SITE).forget_plan()
         app.open_step(StepId.PREVIEW, DEMO_SITE)
-        await t.wait("asked to confirm")
+        await t.wait("You will be asked")
         await t.keys("s", wait="Archive many accounts?")
         await t.shot("archive-confirmation")
-        await t.keys("n", wait="asked to confirm")
+        await t.keys("n", wait="You will be asked")
         await t.keys("f2", wait="Keys:")
         await t.shot("walkthrough")
         await t.keys("f1", wait="Likely duplicates")

@@ -35,11 +35,11 @@ ACTION_WORDS = {
 
 
 def totals_text(t: Totals, preset: str) -> Text:
-    out = Text(end="", no_wrap=True, overflow="ellipsis")
+    out = Text(end="")
     out.append("Families ", style="bold")
     out.append(f"{t.families_importable:,} in · {t.families_excluded:,} out  ")
     out.append("Users ", style="bold")
-    out.append(f"{t.users_to_sync:,} to sync · {t.users_to_skip:,} to skip  ")
+    out.append(f"{t.users_to_sync:,} sync · {t.users_to_skip:,} skip  ")
     out.append("Preset ", style="bold")
     out.append(PRESET_KEYS.get(preset, ("", preset))[1], style="reverse")
     return out
