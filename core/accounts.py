@@ -124,7 +124,7 @@ def merge_accounts(site: Site, *, keep: str, absorb: str) -> SyncRun:
         k = find_account(site, keep)
         a = find_account(site, absorb)
         if k.id == a.id:
-            raise AccountError("--keep and --absorb name the same account")
+            raise AccountError("the account to keep and the one to absorb are the same account")
         if k.status != "active":
             raise AccountError(f"the account to keep ({k.email}) is archived")
         run: SyncRun = SyncRun.create(site=site, kind="merge")
@@ -217,7 +217,14 @@ class Invite:
 
 
 def pending_invites(site: Site) -> list[Invite]:
-    """Active accounts never invited, with an email, oldest first."""
+    """Accounts a sync created that were never invited (active, with an email), oldest first.
+
+    An account that existed before (typed in by hand, already using the volunteer site) is not
+    invited, even when a sync linked it to FACTS: only the people the sync brought are new.
+    """
+    created = SyncChange.select(SyncChange.account).join(SyncRun).where(
+        (SyncRun.site == site) & (SyncChange.action == "add")
+    )
     query = (
         Account.select(Account.id, Account.email, Account.first_name, Account.last_name,
                        Account.family_key)
@@ -226,6 +233,7 @@ def pending_invites(site: Site) -> list[Invite]:
             & (Account.status == "active")
             & Account.invited_at.is_null()
             & Account.email_key.is_null(False)
+            & Account.id.in_(created)
         )
         .order_by(Account.id)
     )

@@ -14,14 +14,13 @@ from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from core.facts.errors import FactsError
 from core.facts.plans import PLANS, SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from core.facts.secrets import key_problem, scrub
 from core.sites import SiteError
 from store import Store
 from store.models import Connection, Site
 
-if TYPE_CHECKING:  # the client (httpx, pydantic models) loads when a client is opened
+if TYPE_CHECKING:  # httpx and the client load when FACTS is called: Home does not need them
     import httpx
 
     from core.facts.client import FactsClient
@@ -34,8 +33,7 @@ DEFAULT_BASE_URL = "https://api.factsmgt.com"
 class NotConnected(SiteError):
     def __init__(self, site: str) -> None:
         super().__init__(
-            f"site {site!r} is not connected to FACTS yet: run 'factsync connect {site} "
-            "--base-url URL' (or use Connect in the wizard)"
+            f"site {site!r} is not connected to FACTS yet: connect it first"
         )
 
 
@@ -174,6 +172,7 @@ def open_client(
         from core.facts.sandbox import SandboxConfig
 
         base_url = SandboxConfig().base_url
+
     return FactsClient(base_url, sub_key, api_key, plan=conn.plan, transport=transport)
 
 
@@ -189,6 +188,7 @@ async def check_connection(
     store: Store, site: Site, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> Permissions:
     """Probe the key's permissions (creates and changes nothing in FACTS) and save them."""
+    from core.facts.errors import FactsError
     from core.facts.probe import probe_permissions
 
     client = open_client(store, site, transport=transport)

@@ -25,12 +25,14 @@ from textual.widgets import Input  # noqa: E402
 
 from core.demo import DEMO_SITE, build_demo_store  # noqa: E402
 from core.sync import service  # noqa: E402
+from core.workspace import Workspace  # noqa: E402
 from store import open_store  # noqa: E402
 from store.models import Connection, SyncRun  # noqa: E402
 from tui.app import FactsyncApp  # noqa: E402
+from tui.flow import StepId  # noqa: E402
 from tui.services import Services  # noqa: E402
 
-SIZE = (100, 32)
+SIZE = (80, 24)
 NOW = datetime(2026, 11, 29, 9, 30)
 TIMEOUT = 30.0
 
@@ -53,7 +55,7 @@ class Tour:
     async def wait(self, needle: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TIMEOUT
-        from tests.tui_support import screen_text  # the same reading of the screen as tests
+        from tests.conftest import screen_text  # the same reading of the screen as tests
 
         while needle not in screen_text(self.pilot.app):
             if loop.time() > deadline:
@@ -85,7 +87,8 @@ class Tour:
 async def parents_tour(out: Path, workdir: Path) -> int:
     store = open_store(build_demo_store(workdir / "parents"))
     pin_times()
-    app = FactsyncApp(Services(store, now=lambda: NOW, export_dir=workdir, approver="Ms Admin"))
+    app = FactsyncApp(Services(Workspace(store, now=lambda: NOW, export_dir=workdir,
+                                         approver="Ms Admin")))
     async with app.run_test(size=SIZE) as pilot:
         t = Tour(pilot, out)
         await t.wait("Lincoln PTA")
@@ -100,10 +103,15 @@ async def parents_tour(out: Path, workdir: Path) -> int:
         await t.shot("criteria")
         await t.keys("enter", wait="Preset All parents")
         await t.keys("m", wait="Preset Mothers & fathers")
-        await t.keys("down", "down", "space", wait="by an override")
+        await t.keys("down", "down", "space", wait="by an admin's choice")
         await t.shot("review-parents-grid")
         await t.keys("enter", wait="left to decide")
         await t.shot("conflicts")
+        await t.keys("b", wait="Decide by kind")
+        await t.shot("decide-by-kind")
+        await t.keys("enter", wait="Decide by kind?")
+        await t.keys("y", wait="● done")
+        await t.pilot.app.workers.wait_for_complete()
         await t.keys("enter", wait="Decide:")
         await t.shot("conflict-decision")
         await t.keys("enter", wait="left to decide")
@@ -122,10 +130,11 @@ async def parents_tour(out: Path, workdir: Path) -> int:
         await t.keys("s", wait="Nothing to change")
         await t.shot("begin-sync")
         await t.keys("enter", wait="Last sync")
-        for key, name, needle in (("a", "accounts", "Accounts"), ("h", "hours", "Hours"),
-                                  ("w", "write-back", "Write-back"),
-                                  ("y", "history", "History"), ("f", "families", "Families")):
-            await t.keys(key, wait=f"{needle} · site")
+        for key, name, needle in (("a", "accounts", "Type to search"),
+                                  ("h", "hours", "Write-back outbox"),
+                                  ("w", "write-back", "Write-back is"),
+                                  ("y", "history", "runs"), ("f", "families", "family group")):
+            await t.keys(key, wait=needle)
             await t.pilot.app.workers.wait_for_complete()
             await t.shot(name, pin_times)
             await t.keys("escape", wait="Last sync")
@@ -133,11 +142,11 @@ async def parents_tour(out: Path, workdir: Path) -> int:
         service.save_setup(store, DEMO_SITE, parents_preset="listed-first")
         app.site = DEMO_SITE
         app.services.flow(DEMO_SITE).forget_plan()
-        app.run_command_action("preview")
-        await t.wait("asked to confirm")
+        app.open_step(StepId.PREVIEW, DEMO_SITE)
+        await t.wait("You will be asked")
         await t.keys("s", wait="Archive many accounts?")
         await t.shot("archive-confirmation")
-        await t.keys("n", wait="asked to confirm")
+        await t.keys("n", wait="You will be asked")
         await t.keys("f2", wait="Keys:")
         await t.shot("walkthrough")
         await t.keys("f1", wait="Likely duplicates")
@@ -151,13 +160,13 @@ async def students_tour(out: Path, workdir: Path, start: int) -> None:
     store = open_store(build_demo_store(workdir / "students"))
     service.save_setup(store, DEMO_SITE, kind="students")
     pin_times()
-    app = FactsyncApp(Services(store, now=lambda: NOW, export_dir=workdir))
+    app = FactsyncApp(Services(Workspace(store, now=lambda: NOW, export_dir=workdir)))
     async with app.run_test(size=SIZE) as pilot:
         t = Tour(pilot, out)
         t.count = start
         await t.wait("Lincoln PTA")
         app.site = DEMO_SITE
-        app.run_command_action("review")
+        app.open_step(StepId.REVIEW, DEMO_SITE)
         await t.wait("Press Enter to go on")
         await t.keys("enter", wait="to roster")
         await t.shot("review-students")

@@ -37,8 +37,25 @@ def add_missing_columns(db: pw.Database, model: type[pw.Model], *names: str) -> 
     return [f.name for f in missing]
 
 
+def _v2_run_numbers(db: pw.Database) -> None:
+    """Runs are numbered per site: add ``sync_run.number`` and number the runs already there."""
+    from store.models import SyncRun
+
+    add_missing_columns(db, SyncRun, "number")
+    unnumbered = SyncRun.select(SyncRun.site).where(SyncRun.number.is_null())
+    for site_id in {run.__data__["site"] for run in unnumbered}:
+        last = SyncRun.select(pw.fn.MAX(SyncRun.number)).where(SyncRun.site == site_id).scalar()
+        n = int(last or 0)
+        for run in (SyncRun.select(SyncRun.id).where((SyncRun.site == site_id)
+                                                     & SyncRun.number.is_null())
+                    .order_by(SyncRun.id)):
+            n += 1
+            SyncRun.update(number=n).where(SyncRun.id == run.id).execute()
+
+
 MIGRATIONS: list[tuple[int, Callable[[pw.Database], None]]] = [
     (1, _v1_initial),
+    (2, _v2_run_numbers),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

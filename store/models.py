@@ -121,11 +121,21 @@ class Outbox(BaseModel):
 
 class SyncRun(BaseModel):
     site = pw.ForeignKeyField(Site, backref="runs", on_delete="CASCADE")
+    number = pw.IntegerField(null=True)
+    """The run's number within its site (1, 2, ...): what screens and the CLI call "run N"."""
     started_at = pw.DateTimeField(default=utcnow)
     finished_at = pw.DateTimeField(null=True)
     kind = pw.CharField(default="sync")  # sync | merge | undo
     counts = pw.TextField(default="{}")  # JSON
     undone_at = pw.DateTimeField(null=True)
+
+    def save(self, force_insert: bool = False, only: object = None) -> int:
+        """A new run takes the next number of its site (runs are numbered per site)."""
+        if self.number is None:
+            site = self.__data__.get("site")
+            last = SyncRun.select(pw.fn.MAX(SyncRun.number)).where(SyncRun.site == site).scalar()
+            self.number = int(last or 0) + 1
+        return int(super().save(force_insert=force_insert, only=only))
 
 
 class SyncChange(BaseModel):

@@ -82,3 +82,30 @@ def test_students_sync_history_merge_and_family_commands(run: Run) -> None:
     assert result["counts"]["archived"] >= 1
     setup = run.json("setup", "kids")
     assert setup["parents"]["overrides"] == [{"family_id": int(a), "person_id": None, "include": False}]
+
+
+def test_every_wizard_use_case_has_a_command(run: Run) -> None:
+    """Criteria options, ready-to-sync, decisions by kind with undo, merges after a sync."""
+    options = run.json("setup", "kids", "--options")
+    assert options["statuses"][0]["value"] == "Enrolled" and options["enrolledStudents"] > 0
+    grades = [g["value"] for g in options["grades"]]
+    assert grades.index("K") < grades.index("1") if {"K", "1"} <= set(grades) else True
+    assert [s["readyToSync"] for s in run.json("site", "list")] == [True]
+    dry = run.json("sync", "kids", "--dry-run")
+    missing = [c for c in dry["conflicts"] if c["kind"] == "missing-email"]
+    assert missing and dry["enrolledStudents"] == options["enrolledStudents"]
+    saved = run("decide", "kids", "--bulk", "skip-no-email", "--yes").stdout
+    assert f"({len(missing)} decisions;" in saved
+    after = run.json("sync", "kids", "--dry-run")
+    assert not [c for c in after["conflicts"] if c["kind"] == "missing-email"]
+    assert "taken back: skip every person without an email" in run("decide", "kids",
+                                                                   "--undo").stdout
+    again = run.json("sync", "kids", "--dry-run")
+    assert len([c for c in again["conflicts"] if c["kind"] == "missing-email"]) == len(missing)
+    run("decide", "kids", "--bulk", "skip-no-email", code=2)  # no terminal: needs --yes
+    run("accounts", "add", "kids", "--email", "helper@example.org", "--first", "Hel",
+        "--last", "Per")
+    first = run.json("sync", "kids", "--yes", "--merge", "nobody@x.org=helper@example.org")
+    assert first["run"] == 1 and first["mergeErrors"] and first["invites"] == (
+        first["counts"]["added"])
+    run("sync", "kids", "--merge", "no-equals-sign", code=2)

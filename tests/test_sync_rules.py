@@ -131,10 +131,12 @@ async def test_rule3_presets_and_per_family_overrides(env: Env) -> None:
     assert active_people(env) == {1, 7}
     saved = service.load_setup(env.store, env.site)
     assert saved is not None and len(saved.parents.overrides) == 3
-    rows = service.review_grid(env.store, env.site, await _roster(env))
-    grid = {r.family_id: r for r in rows}
-    assert grid[40].excluded and [p.included for p in grid[10].parents] == [True, False]
-    assert grid[10].parents[1].relationship == "father" and grid[30].parents[0].override is True
+    review = service.review_model(env.store, env.site, await _roster(env))
+    rows = {review.family(i)[0]: i for i in range(len(review))}
+    assert review.family_excluded(rows[40])
+    assert [review.state(rows[10], j).included for j in range(2)] == [True, False]
+    assert review.slots(rows[10])[1].relationship.strip().casefold() == "father"
+    assert review.state(rows[30], 0).overridden and review.state(rows[30], 0).included
 
 
 async def _roster(env: Env):  # type: ignore[no-untyped-def]
@@ -341,3 +343,12 @@ async def test_rule10_new_accounts_are_exported_and_marked_invited(env: Env, tmp
     assert acc.pending_invites(env.site) == []
     assert all(a.invited for a in acc.list_accounts(env.site))
     assert HourEntry.select().count() == 0
+
+
+async def test_rule10_invites_only_accounts_the_sync_created(env: Env) -> None:
+    """A hand-made account the sync links existed before: it is never on the invite list."""
+    manual = acc.add_account(env.site, email="ANN@lee.org", first_name="Ann", last_name="Lee")
+    result = await env.sync()
+    assert result.plan.counts()["linked"] == 1 and result.plan.counts()["added"] == 5
+    pending = acc.pending_invites(env.site)
+    assert len(pending) == 5 and manual.id not in {i.account_id for i in pending}

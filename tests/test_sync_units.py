@@ -110,6 +110,7 @@ def test_planning_is_deterministic_and_explains_exclusions() -> None:
     setup = SetupDoc(kind="parents")
     sel = select(roster, setup)
     assert sel.excluded[1].reason == (
-        "no longer linked to any enrolled student (student status changed to Withdrawn)"
+        "none of their students matches this site's criteria any more (their student's "
+        "enrollment status is Withdrawn; this site rosters Enrolled students)"
     )
     assert make_plan(setup, roster, []) == make_plan(setup, roster, [])

@@ -12,7 +12,7 @@ from core.sites import get_site
 from core.sync import service
 from core.sync.conflicts import Conflict
 from store.models import Account, HourEntry, Outbox, Site, SyncRun
-from tests.tui_support import (
+from tests.conftest import (
     demo_store,
     make_app,
     sandbox_transport,
@@ -20,8 +20,8 @@ from tests.tui_support import (
     settle,
     wait_for_text,
 )
+from tui.dialogs import ChoiceDialog, ConfirmDialog
 from tui.screens.conflicts import ConflictsScreen
-from tui.screens.dialogs import ChoiceScreen, ConfirmScreen
 from tui.screens.review import ReviewParentsScreen
 from tui.widgets.lazy_table import LazyTable
 from tui.widgets.subset_grid import SubsetGrid
@@ -72,11 +72,12 @@ async def test_first_parents_sync_then_a_mass_archive_confirmation(tmp_path: Pat
         toggled = slot.person_id
         family_id = grid.source.family(row)[0]
         await pilot.press("space")
-        text = await wait_for_text(pilot, "left out: excluded for family")
+        text = await wait_for_text(pilot, "by an admin's choice")
         assert "[ ]*" in text
         screen = app.screen
         assert isinstance(screen, ReviewParentsScreen)
-        await screen.saved()
+        await settle(pilot)
+        assert screen.saved
         setup = service.require_setup(store, SITE)
         assert setup.parents.preset == "mothers-fathers"
         assert [(o.family_id, o.person_id, o.include) for o in setup.parents.overrides] == [
@@ -96,7 +97,7 @@ async def test_first_parents_sync_then_a_mass_archive_confirmation(tmp_path: Pat
         shared: Conflict = table.current
         await pilot.press("enter")
         await settle(pilot)
-        assert isinstance(app.screen, ChoiceScreen)
+        assert isinstance(app.screen, ChoiceDialog)
         await pilot.press("enter")  # the first choice: give the email to the first person
         await wait_for_text(pilot, f"{open_before - 1} left to decide")
         await pilot.press("end")  # decided conflicts stay listed, in gray, at the end
@@ -142,7 +143,7 @@ async def test_first_parents_sync_then_a_mass_archive_confirmation(tmp_path: Pat
         assert plan is not None and plan.needs_confirmation
         await pilot.press("s")
         text = await wait_for_text(pilot, "Archive many accounts?")
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, ConfirmDialog)
         assert f"archive {plan.archive.archive_count} of {plan.archive.synced_count}" in text
         await pilot.press("y")
         await wait_for_text(pilot, "Synced (run 2)")

@@ -1,4 +1,4 @@
-"""The subset grid: its in-memory source agrees with the engine, and the widget stays literal."""
+"""The review model agrees with the engine selecting afresh, and the grid shows it literally."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from textual.app import App, ComposeResult
 from core.demo import roster_from_school
 from core.facts.sandbox import generate_school
 from core.roster import Roster
-from core.sync.grid import FamilyRow, ParentSlot, grid_counters, review_grid
+from core.sync.plan import make_plan
+from core.sync.review import ReviewModel, Totals
+from core.sync.selection import select
 from core.sync.setup import PRESETS, ParentRules, SetupDoc
-from tests.tui_support import screen_text
-from tui.grid_source import FamilyRowsSource
-from tui.widgets.subset_grid import SubsetGrid, Totals
+from tests.conftest import screen_text
+from tests.sync_support import build_school, parent, roster_of, student
+from tui.widgets.subset_grid import SubsetGrid
 
 
 @lru_cache(maxsize=1)
@@ -21,104 +23,111 @@ def roster() -> Roster:
     return roster_from_school(generate_school(families=300, seed=7))
 
 
-def setup_with(preset: str = "all", **changes: object) -> SetupDoc:
+def setup_with(preset: str = "all") -> SetupDoc:
     return SetupDoc(kind="parents", parents=ParentRules.model_validate({"preset": preset}))
 
 
-def engine_view(doc: SetupDoc) -> tuple[Totals, dict[int, bool]]:
-    rows = review_grid(roster(), doc)
-    c = grid_counters(rows)
-    included = {p.person_id: p.included for r in rows for p in r.parents}
-    return Totals(c.families_importable, c.families_excluded, c.users_to_sync,
-                  c.users_to_skip), included
+def engine_view(doc: SetupDoc) -> tuple[Totals, dict[int, str]]:
+    """What selecting from scratch says: the grid's totals and each parent's reason."""
+    fresh = ReviewModel(roster(), doc)
+    return fresh.totals(), reasons(fresh)
 
 
-def source_view(source: FamilyRowsSource) -> dict[int, bool]:
-    out: dict[int, bool] = {}
-    for i in range(len(source)):
-        for j, slot in enumerate(source.slots(i)):
-            out[slot.person_id] = source.state(i, j).included
-    return out
+def reasons(model: ReviewModel) -> dict[int, str]:
+    sel = model.selection()
+    return {c.person_id: c.reason for c in sel.people if c.role == "parent"}
 
 
 def test_every_preset_matches_the_engine() -> None:
-    source = FamilyRowsSource(review_grid(roster(), setup_with()), setup_with())
+    model = ReviewModel(roster(), setup_with())
     for preset in (*PRESETS, "all"):
-        source.set_preset(preset)
-        totals, included = engine_view(setup_with(preset))
-        assert source.totals() == totals, preset
-        assert source_view(source) == included, preset
+        model.set_preset(preset)
+        totals, expected = engine_view(setup_with(preset))
+        assert model.totals() == totals, preset
+        assert reasons(model) == expected, preset
+        # what the planner is handed is what selecting again would give
+        fresh = {c.person_id: c.reason for c in select(roster(), setup_with(preset)).people}
+        assert {c.person_id: c.reason for c in model.selection().people} == fresh
 
 
-def test_toggles_match_the_engine_once_saved() -> None:
+def test_toggles_match_the_engine_once_saved_and_the_plan_is_the_same() -> None:
     doc = setup_with("mothers-fathers")
-    source = FamilyRowsSource(review_grid(roster(), doc), doc)
-    changes = []
-    # exclude the first parent of three families and include a stepparent the preset left out
-    for i in range(3):
-        changes.append(source.toggle(i, 0))
+    model = ReviewModel(roster(), doc)
+    changes = [model.toggle(i, 0) for i in range(3)]
     left_out = next(
-        (i, j) for i in range(len(source)) for j in range(len(source.slots(i)))
-        if not source.state(i, j).included
+        (i, j) for i in range(len(model)) for j in range(len(model.slots(i)))
+        if not model.state(i, j).included
     )
-    changes.append(source.toggle(*left_out))
-    changes.append(source.toggle_family(5))
+    changes.append(model.toggle(*left_out))
+    changes.append(model.toggle_family(5))
     saved = doc
     for ch in changes:
         assert ch.family_id is not None
         saved = saved.with_override(ch.family_id, ch.person_id, ch.include)
-    totals, included = engine_view(saved)
-    assert source.totals() == totals
-    assert source_view(source) == included
-    assert source.setup.parents.overrides == saved.parents.overrides
+    totals, expected = engine_view(saved)
+    assert model.totals() == totals
+    assert reasons(model) == expected
+    assert model.setup.parents.overrides == saved.parents.overrides
+    assert make_plan(saved, roster(), [], selection=model.selection()) == make_plan(
+        saved, roster(), [])
 
 
 def test_toggling_back_clears_the_override() -> None:
-    doc = setup_with()
-    source = FamilyRowsSource(review_grid(roster(), doc), doc)
-    before = source.totals()
-    first = source.toggle(0, 0)
+    model = ReviewModel(roster(), setup_with())
+    before = model.totals()
+    first = model.toggle(0, 0)
     assert first.include is False
-    assert source.state(0, 0).overridden and not source.state(0, 0).included
-    second = source.toggle(0, 0)
+    assert model.state(0, 0).overridden and not model.state(0, 0).included
+    second = model.toggle(0, 0)
     assert second.include is None  # back to what the preset says: no override kept
-    assert source.totals() == before and not source.setup.parents.overrides
+    assert model.totals() == before and not model.setup.parents.overrides
+
+
+def test_thousands_of_overrides_are_indexed_once() -> None:
+    """A preset change re-decides everyone; with 4,000 overrides it must not be quadratic."""
+    doc = setup_with()
+    model = ReviewModel(roster(), doc)
+    pairs = [(model.family(i)[0], s.person_id) for i in range(len(model))
+             for s in model.slots(i)]
+    overrides = [{"family_id": f, "person_id": p, "include": k % 2 == 0}
+                 for k, (f, p) in enumerate(pairs)]
+    many = SetupDoc.model_validate({"kind": "parents", "parents": {"overrides": overrides}})
+    model = ReviewModel(roster(), many)
+    model.set_preset("listed-first")
+    assert reasons(model) == engine_view(many.model_copy(update={
+        "parents": many.parents.model_copy(update={"preset": "listed-first"})}))[1]
 
 
 def test_filter_finds_families_by_parent_email() -> None:
-    doc = setup_with()
-    source = FamilyRowsSource(review_grid(roster(), doc), doc)
-    slot = source.slots(10)[0]
+    model = ReviewModel(roster(), setup_with())
+    slot = model.slots(10)[0]
     assert slot.email
-    source.set_filter(slot.email.upper())
-    assert 1 <= len(source) < 5
-    assert any(s.person_id == slot.person_id for i in range(len(source))
-               for s in source.slots(i))
-    source.set_filter("")
-    assert len(source) == len(review_grid(roster(), doc))
+    model.set_filter(slot.email.upper())
+    assert 1 <= len(model) < 5
+    assert any(s.person_id == slot.person_id for i in range(len(model)) for s in model.slots(i))
+    model.set_filter("")
+    assert len(model) == len(ReviewModel(roster(), setup_with()))
 
 
 HOSTILE = ("[bold]Bo[/bold]", "[link=https://x.example]Ann[/link]", "<i>Zoë</i>",
            "Esc\x1b[31mRed", "L" * 300)
 
 
-def hostile_rows() -> list[FamilyRow]:
-    rows = []
-    for i, name in enumerate(HOSTILE):
-        parents = tuple(
-            ParentSlot(person_id=100 * i + k, name=f"{name} {k}", relationship="mother",
-                       relationship_text="[red]Mother[/red]", listed_first=k == 0,
-                       custody=True, email=f"{name}@x.example" if k else None, included=True,
-                       reason="", override=None)
-            for k in range(2)
-        )
-        rows.append(FamilyRow(family_id=i + 1, family_name=name, students=(f"[b]{i}",),
-                              parents=parents, excluded=False))
-    return rows
+def hostile_roster() -> Roster:
+    families = {
+        i + 1: [parent(100 * i, name, "", None, rel="[red]Mother[/red]"),
+                parent(100 * i + 1, name, "2", f"p{i}@x.example", order=2, rel="Mother"),
+                student(100 * i + 50, "[b]" + str(i), "")]
+        for i, name in enumerate(HOSTILE)
+    }
+    tables = build_school(families)
+    for fam in tables["families"]:
+        fam["familyName"] = HOSTILE[fam["familyID"] - 1]
+    return roster_of(tables)
 
 
 class GridApp(App[None]):
-    def __init__(self, source: FamilyRowsSource) -> None:
+    def __init__(self, source: ReviewModel) -> None:
         super().__init__()
         self.source = source
         self.changes: list[SubsetGrid.Changed] = []
@@ -131,20 +140,19 @@ class GridApp(App[None]):
 
 
 async def test_hostile_text_is_shown_literally_and_space_toggles_in_place() -> None:
-    doc = setup_with()
-    source = FamilyRowsSource(hostile_rows(), doc)
-    app = GridApp(source)
+    model = ReviewModel(hostile_roster(), setup_with())
+    app = GridApp(model)
     async with app.run_test(size=(80, 24)) as pilot:
         grid = app.query_one(SubsetGrid)
         grid.focus()
         await pilot.pause()
         text = screen_text(app)
-        assert "[bold]Bo[/bold]" in text and "<i>Zoë</i>" in text and "[b]0" in text
+        assert "[bold]Bo[/bold]" in text and "<i>Zoë</i>" in text and "[b]" in text
         assert "\x1b" not in text and "LLLL…" in text
         await pilot.press("down", "right", "space")
         await pilot.pause()
-        assert not source.state(1, 1).included
-        assert app.changes[-1].change.person_id == 101
+        assert not model.state(1, 1).included
+        assert app.changes[-1].change.person_id is not None
         assert "[ ]*" in screen_text(app)
         await pilot.press("m", "end", "pagedown", "home")
-        assert source.preset == "mothers-fathers"
+        assert model.preset == "mothers-fathers"

@@ -16,9 +16,10 @@ from core.sites import add_site, list_sites
 from core.sync import service
 from store import open_store
 from store.models import Account, HourEntry, SyncRun
-from tests.tui_support import demo_roster, demo_store, make_app, screen_text, settle, wait_for_text
+from tests.conftest import demo_roster, demo_store, make_app, screen_text, settle, wait_for_text
+from tui.dialogs import HelpDialog
+from tui.flow import StepId
 from tui.screens.accounts import AccountsScreen
-from tui.screens.help import HelpScreen
 from tui.screens.kind import KindScreen
 from tui.widgets.chrome import WalkthroughPanel
 
@@ -52,12 +53,12 @@ async def test_f1_help_for_the_step_and_its_keys(tmp_path: Path) -> None:
         await settle(pilot)
         await pilot.press("f1")
         await settle(pilot)
-        assert isinstance(app.screen, HelpScreen)
+        assert isinstance(app.screen, HelpDialog)
         text = screen_text(app)
         assert "Begin Sync" in text and "New site" in text
         await pilot.press("escape")
         await settle(pilot)
-        assert not isinstance(app.screen, HelpScreen)
+        assert not isinstance(app.screen, HelpDialog)
 
 
 async def test_command_palette_opens_side_screens(tmp_path: Path) -> None:
@@ -68,7 +69,7 @@ async def test_command_palette_opens_side_screens(tmp_path: Path) -> None:
         await pilot.press("ctrl+p")
         await settle(pilot)
         await pilot.press(*"Accounts", "enter")
-        await wait_for_text(pilot, "Accounts · site")
+        await wait_for_text(pilot, "Type to search")
         assert isinstance(app.screen, AccountsScreen)
 
 
@@ -100,7 +101,7 @@ async def test_escape_cancels_a_slow_read(tmp_path: Path) -> None:
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(pilot)
         app.site = "Slow school"
-        app.run_command_action("kind")
+        app.open_step(StepId.KIND, "Slow school")
         await wait_for_text(pilot, "One kind per site")
         await pilot.press("enter")
         await wait_for_text(pilot, "Reading from FACTS")
@@ -151,55 +152,63 @@ def test_commands_are_registered_and_textual_loads_lazily() -> None:
 
 
 async def test_every_command_palette_entry_opens_its_screen(tmp_path: Path) -> None:
-    from tui import navigation
-    from tui.app import COMMAND_TABLE
-    from tui.screens.conflicts import ConflictsScreen
-    from tui.screens.connect import ConnectScreen
-    from tui.screens.criteria import CriteriaScreen
-    from tui.screens.families import FamiliesScreen
-    from tui.screens.fetch import FetchScreen
-    from tui.screens.history import HistoryScreen
-    from tui.screens.home import HomeScreen
-    from tui.screens.hours import HoursScreen
-    from tui.screens.invites import InvitesScreen
-    from tui.screens.preview import PreviewScreen
-    from tui.screens.review import ReviewParentsScreen
-    from tui.screens.sync import SyncScreen
-    from tui.screens.writeback import WriteBackScreen
+    from tui import flow
+    from tui.flow import StepId
+    from tui.screens.base import FactsyncScreen
 
-    expected: dict[str, type] = {
-        "home": HomeScreen, "connect": ConnectScreen, "kind": KindScreen,
-        "fetch": FetchScreen, "criteria": CriteriaScreen, "review": ReviewParentsScreen,
-        "conflicts": ConflictsScreen, "preview": PreviewScreen, "resync": SyncScreen,
-        "accounts": AccountsScreen, "hours": HoursScreen, "writeback": WriteBackScreen,
-        "history": HistoryScreen, "families": FamiliesScreen, "invites": InvitesScreen,
-        "help": HelpScreen,
-    }
     store = demo_store(tmp_path)
     service.save_setup(store, DEMO_SITE, kind="parents")
     app = make_app(store, tmp_path)
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(pilot)
-        app.services.flow(DEMO_SITE).roster = demo_roster("parents")
-        for _title, _help, action in COMMAND_TABLE:
+        app.services.flow(DEMO_SITE).read(demo_roster("parents"))
+        for step in flow.STEPS:
+            if not step.palette:
+                continue
             app.site = DEMO_SITE
-            app.run_command_action(action)
+            app.open_step(step.palette_opens or step.id, DEMO_SITE)
             await settle(pilot)
-            if action in expected:
-                assert isinstance(app.screen, expected[action]), action
-            if action == "walkthrough":
-                assert app.walkthrough
-            if action == "new_site":
+            screen = app.screen
+            if step.id is StepId.NEW_SITE:
                 assert "New site" in screen_text(app)
-            if action == "sync":  # the plan is shown before anything is applied
-                assert isinstance(app.screen, PreviewScreen)
-            while len(app.screen_stack) > 1:
-                app.pop_screen()
-                await pilot.pause()
-            navigation.go_home(app)
+            elif step.id is StepId.SYNC:  # the plan is shown before anything is applied
+                assert isinstance(screen, FactsyncScreen) and screen.STEP is StepId.PREVIEW
+            elif step.id is StepId.RESYNC:
+                assert isinstance(screen, FactsyncScreen) and screen.STEP is StepId.SYNC
+            else:
+                assert isinstance(screen, FactsyncScreen) and screen.STEP is step.id, step.id
+            app.go_home()
             await settle(pilot)
 
 
 def test_factsync_alone_takes_walkthrough() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0 and "--walkthrough" in result.output
+
+
+async def test_every_footer_fits_80_columns(tmp_path: Path) -> None:
+    """No screen's footer runs off the edge at 80x24 (the last key would be cut)."""
+    from textual.widgets import Footer
+
+    from tui import flow
+    from tui.flow import Needs
+
+    store = demo_store(tmp_path)
+    service.save_setup(store, DEMO_SITE, kind="parents")
+    app = make_app(store, tmp_path)
+    cut: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.services.flow(DEMO_SITE).read(demo_roster("parents"))
+        for step in flow.STEPS:
+            if step.needs is Needs.NOTHING or step.id in (StepId.DETAILS, StepId.SYNC):
+                continue
+            app.open_step(step.id, DEMO_SITE)
+            await settle(pilot)
+            footer = app.screen.query_one(Footer)
+            used = sum(child.outer_size.width for child in footer.children)
+            if used > footer.size.width:
+                cut.append(f"{step.id.value}: {used} > {footer.size.width}")
+            app.go_home()
+            await settle(pilot)
+    assert not cut, cut

@@ -8,17 +8,19 @@ from typing import Any
 import pytest
 
 from core.sync.service import load_setup, save_setup
-from tests.side_support import (
+from tests.conftest import (
     MARKUP_NAME,
     Env,
-    SideApp,
+    StepApp,
     account,
     make_env,
     raw_names,
     screen_text,
     settle,
+    step_app,
 )
-from tui.screens.families import FamiliesScreen, parse_family_ids
+from tui.flow import StepId
+from tui.screens.families import parse_family_ids
 
 
 def populate(tmp_path: Path, *, setup: bool = True) -> Env:
@@ -31,8 +33,8 @@ def populate(tmp_path: Path, *, setup: bool = True) -> Env:
     return env
 
 
-def app_for(env: Env) -> SideApp:
-    return SideApp(lambda: FamiliesScreen(env.store, env.site))
+def app_for(env: Env) -> StepApp:
+    return step_app(env, StepId.FAMILIES)
 
 
 def test_parse_family_ids() -> None:
@@ -77,11 +79,11 @@ async def test_without_setup_says_what_to_do(tmp_path: Path) -> None:
         assert "no sync setup yet" in screen_text(app)
 
 
-def test_snapshot_families_100x32(tmp_path: Path, snap_compare: Any) -> None:
+def test_snapshot_families_80x24(tmp_path: Path, snap_compare: Any) -> None:
     env = populate(tmp_path)
     save_setup(env.store, env.site, kind="parents")
     from core.sync.service import group_families
 
     group_families(env.store, env.site, [301, 302])
     group_families(env.store, env.site, [410, 411, 412])
-    assert snap_compare(app_for(env), terminal_size=(100, 32), run_before=settle)
+    assert snap_compare(app_for(env), terminal_size=(80, 24), run_before=settle)

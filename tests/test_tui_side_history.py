@@ -9,19 +9,21 @@ from typing import Any
 from core.accounts import merge_accounts
 from core.sync.journal import account_values, snapshot
 from store.models import Account, HourEntry, SyncChange, SyncRun
-from tests.side_support import (
+from tests.conftest import (
     MARKUP_NAME,
     Env,
-    SideApp,
+    StepApp,
     account,
     fix_run_times,
     hours,
     make_env,
     screen_text,
     settle,
+    step_app,
 )
+from tui.flow import StepId
 from tui.screens.history import HistoryScreen, change_summary, counts_summary
-from tui.screens.side_common import FitTable
+from tui.widgets.lazy_table import LazyTable
 
 
 def populate(tmp_path: Path) -> Env:
@@ -47,8 +49,8 @@ def populate(tmp_path: Path) -> Env:
     return env
 
 
-def app_for(env: Env) -> SideApp:
-    return SideApp(lambda: HistoryScreen(env.store, env.site.name))
+def app_for(env: Env) -> StepApp:
+    return step_app(env, StepId.HISTORY)
 
 
 def test_summaries_in_words() -> None:
@@ -66,12 +68,12 @@ async def test_changes_of_highlighted_run_and_undo_twice(tmp_path: Path) -> None
     app = app_for(env)
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(pilot)
-        runs = app.screen.query_one("#history-runs", FitTable)
+        runs = app.screen.query_one("#history-runs", LazyTable)
         assert runs.row_count == 2
         text = screen_text(app)
         assert "u undoes run 2 (merge)" in text
         assert "Changes of run 2: 3" in text
-        assert "absorbed ann@home.example" in text
+        assert "absorbed ann@home.e" in text
         assert "2 hour entries moved" in text
         await pilot.press("down")
         await settle(pilot)
@@ -114,6 +116,6 @@ async def test_no_means_no(tmp_path: Path) -> None:
     assert SyncRun.select().where(SyncRun.undone_at.is_null(False)).count() == 0
 
 
-def test_snapshot_history_100x32(tmp_path: Path, snap_compare: Any) -> None:
+def test_snapshot_history_80x24(tmp_path: Path, snap_compare: Any) -> None:
     env = populate(tmp_path)
-    assert snap_compare(app_for(env), terminal_size=(100, 32), run_before=settle)
+    assert snap_compare(app_for(env), terminal_size=(80, 24), run_before=settle)

@@ -7,21 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from store.models import HourEntry, Outbox
-from tests.side_support import (
+from tests.conftest import (
     CONTROL_NAME,
     LONG_NAME,
     MARKUP_NAME,
     Env,
-    SideApp,
+    StepApp,
     account,
     hours,
     make_env,
     raw_names,
     screen_text,
     settle,
+    step_app,
 )
-from tui.screens.hours import HoursScreen
-from tui.screens.side_common import FitTable
+from tui.flow import StepId
+from tui.widgets.lazy_table import LazyTable
 
 
 def populate(tmp_path: Path) -> Env:
@@ -39,8 +40,8 @@ def populate(tmp_path: Path) -> Env:
     return env
 
 
-def app_for(env: Env) -> SideApp:
-    return SideApp(lambda: HoursScreen(env.store, env.site, by="Ms Admin"))
+def app_for(env: Env) -> StepApp:
+    return step_app(env, StepId.HOURS)
 
 
 def status_of(description: str) -> str:
@@ -52,8 +53,8 @@ async def test_pending_first_and_approval_enqueues_write_back(tmp_path: Path) ->
     app = app_for(env)
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(pilot)
-        table = app.screen.query_one(FitTable)
-        statuses = [str(table.get_row_at(i)[3]) for i in range(table.row_count)]
+        table = app.screen.query_one(LazyTable)
+        statuses = [e.status for e in table.rows]
         assert statuses == ["pending", "pending", "pending", "approved"]
         text = screen_text(app)
         assert "Write-back outbox: 1 pending" in text
@@ -102,3 +103,24 @@ def test_snapshot_hours_100x32(tmp_path: Path, snap_compare: Any) -> None:
 def test_snapshot_hours_80x24(tmp_path: Path, snap_compare: Any) -> None:
     env = populate(tmp_path)
     assert snap_compare(app_for(env), terminal_size=(80, 24), run_before=settle)
+
+
+def test_two_accounts_with_one_name_show_their_emails() -> None:
+    """Hours names each entry's person; two different accounts called alike are told apart."""
+    from core.hours import EntryView
+    from tests.conftest import DAY
+    from tui.screens.hours import who_labels
+
+    def entry(i: int, name: str, email: str) -> EntryView:
+        return EntryView(id=i, email=email, name=name, person_id=None, date=DAY, hours=1.0,
+                         description="", status="pending", verifier=None, approved_by=None,
+                         approved_at=None, writeback=None, service_hours_id=None,
+                         last_error=None)
+
+    labels = who_labels([entry(1, "Stephanie Nakamura", "s.n@home.example"),
+                         entry(2, "Stephanie Nakamura", "snakamura73@example.org"),
+                         entry(3, "Stephanie Nakamura", "s.n@home.example"),
+                         entry(4, "Pat Rivera", "pat@example.org")])
+    assert labels == {1: "Stephanie Nakamura <s.n@home.example>",
+                      2: "Stephanie Nakamura <snakamura73@example.org>",
+                      3: "Stephanie Nakamura <s.n@home.example>", 4: "Pat Rivera"}

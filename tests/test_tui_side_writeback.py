@@ -9,8 +9,17 @@ from core.connection import save_connection
 from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from core.facts.sandbox import generate_school
 from store.models import Connection, HourEntry, Outbox
-from tests.side_support import Env, SideApp, account, hours, make_env, screen_text, settle
-from tui.screens.writeback import WriteBackScreen
+from tests.conftest import (
+    Env,
+    StepApp,
+    account,
+    hours,
+    make_env,
+    screen_text,
+    settle,
+    step_app,
+)
+from tui.flow import StepId
 
 HOSTILE_ERROR = "[bold]400[/] [link=http://e]bad\x1b[31m body"
 
@@ -37,8 +46,8 @@ def populate(tmp_path: Path, *, people: str = "Write") -> Env:
     return env
 
 
-def app_for(env: Env) -> SideApp:
-    return SideApp(lambda: WriteBackScreen(env.store, env.site))
+def app_for(env: Env) -> StepApp:
+    return step_app(env, StepId.WRITEBACK)
 
 
 async def test_failed_rows_retry_and_send_now(tmp_path: Path) -> None:
@@ -48,7 +57,7 @@ async def test_failed_rows_retry_and_send_now(tmp_path: Path) -> None:
         await settle(pilot)
         text = screen_text(app)
         assert "Write-back is ON" in text
-        assert "(the in-process sandbox, not a real school)" in text
+        assert "(in-process sandbox)" in text
         assert "Write-back outbox: 1 pending · 0 unconfirmed · 0 sent · 1 failed" in text
         assert "Failed rows: 1" in text
         assert "[bold]400[/] [link=http://e]bad" in text and "\x1b" not in text
@@ -81,6 +90,6 @@ async def test_read_only_key_says_why_and_sends_nothing(tmp_path: Path) -> None:
         assert Outbox.select().where(Outbox.state == "sent").count() == 0
 
 
-def test_snapshot_writeback_100x32(tmp_path: Path, snap_compare: Any) -> None:
+def test_snapshot_writeback_80x24(tmp_path: Path, snap_compare: Any) -> None:
     env = populate(tmp_path)
-    assert snap_compare(app_for(env), terminal_size=(100, 32), run_before=settle)
+    assert snap_compare(app_for(env), terminal_size=(80, 24), run_before=settle)

@@ -1,8 +1,9 @@
 """The factsync Textual app: services in through the constructor, one screen per step.
 
-``make_app(store_path)`` is the factory the CLI uses; tests build ``FactsyncApp(Services(store,
-transport=sandbox.transport()))`` directly. The app holds no data of its own beyond the site the
-admin is working on and the walkthrough switch.
+``make_app(store_path)`` is the factory the CLI uses; tests build
+``FactsyncApp(Services(Workspace(store, transport=sandbox.transport())))`` (``tests/conftest.py``).
+The app holds no data of its own beyond the site the admin is working on and the walkthrough
+switch; it opens steps for the screens (``open_step``), reading the flow registry.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import events
 from textual.app import App
@@ -21,7 +22,10 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
-from store import open_store
+from core.workspace import Workspace
+from tui import flow
+from tui.dialogs import HelpDialog
+from tui.flow import Needs, StepId
 from tui.services import Services
 from tui.widgets.chrome import KeyStrip, WalkthroughPanel
 
@@ -55,14 +59,18 @@ def key_label(key: str) -> str:
 
 
 class WizardCommands(Provider):
-    """Ctrl+P: every screen and main action, for the site picked on Home."""
+    """Ctrl+P: every step of the flow registry and the main actions, for the site picked on Home."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         app = self.app
         assert isinstance(app, FactsyncApp)
-        out: list[tuple[str, str, Callable[[], object]]] = []
-        for title, help_text, action in COMMAND_TABLE:
-            out.append((title, help_text, partial(app.run_command_action, action)))
+        out: list[tuple[str, str, Callable[[], object]]] = [
+            (st.title, st.summary, partial(app.open_step, st.palette_opens or st.id, app.site))
+            for st in flow.STEPS if st.palette
+        ]
+        out.append(("Toggle walkthrough", "Explain each step and show the keys pressed (F2)",
+                    app.action_toggle_walkthrough))
+        out.append(("Help for this step", "F1", app.action_help))
         return out
 
     async def discover(self) -> Hits:
@@ -77,38 +85,16 @@ class WizardCommands(Provider):
                 yield Hit(score, matcher.highlight(title), run, text=title, help=help_text)
 
 
-COMMAND_TABLE: tuple[tuple[str, str, str], ...] = (
-    ("Home: sites", "Pick or create a site", "home"),
-    ("New site", "Create a volunteer-hours site", "new_site"),
-    ("Begin Sync → Sync", "Re-run the saved setup for the current site", "resync"),
-    ("Connect to FACTS", "Keys and the permission check", "connect"),
-    ("Roster kind", "Students or parents", "kind"),
-    ("Read from FACTS", "Fetch the roster with progress", "fetch"),
-    ("Criteria", "Schools, statuses, grade levels, relationships", "criteria"),
-    ("Review", "The students list or the parent subset grid", "review"),
-    ("Conflicts", "Shared, missing and taken emails", "conflicts"),
-    ("Preview", "What the sync will do, and likely duplicates", "preview"),
-    ("Sync", "Apply the plan (opens the preview; s syncs)", "sync"),
-    ("Accounts", "Search accounts, merge two", "accounts"),
-    ("Hours", "Approve or reject pending hours", "hours"),
-    ("Write-back", "Hours owed to FACTS: outbox, failures, retry", "writeback"),
-    ("History", "Runs, their changes, undo the latest", "history"),
-    ("Families", "Group FACTS family ids", "families"),
-    ("Export invites CSV", "New accounts not invited yet", "invites"),
-    ("Toggle walkthrough", "Explain each step and show the keys pressed (F2)", "walkthrough"),
-    ("Help for this step", "F1", "help"),
-)
-
-
 class FactsyncApp(App[None]):
     """The wizard. ``services`` carries the store and (for tests) a FACTS transport."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "factsync"
     COMMANDS = App.COMMANDS | {WizardCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="app.help", tooltip="Explain this step and its keys"),
-        Binding("f2", "toggle_walkthrough", "Walkthrough", id="app.walkthrough",
+        # kept out of the footer (the header line names it): footers must fit 80 columns
+        Binding("f2", "toggle_walkthrough", "Walkthrough", id="app.walkthrough", show=False,
                 tooltip="Show a plain-words panel and the keys pressed, for a shared screen"),
     ]
 
@@ -123,9 +109,20 @@ class FactsyncApp(App[None]):
         self.set_reactive(FactsyncApp.walkthrough, walkthrough)
 
     def get_default_screen(self) -> Screen[None]:
+        # Home alone is imported to start: the other screens (and the FACTS models and httpx
+        # they need) load in a thread once Home is painted (see ``on_mount``)
         from tui.screens.home import HomeScreen
 
         return HomeScreen(self.services)
+
+    def on_mount(self) -> None:
+        self.set_timer(0.3, self._load_the_other_screens)
+
+    def _load_the_other_screens(self) -> None:
+        def load() -> None:
+            from tui import registry  # noqa: F401
+
+        self.run_worker(load, thread=True, group="preload", exit_on_error=False)
 
     # --- walkthrough ----------------------------------------------------------------------------
 
@@ -167,23 +164,81 @@ class FactsyncApp(App[None]):
         for strip in self.screen.query(KeyStrip):
             strip.show(list(self.keys))
 
-    # --- help and commands ------------------------------------------------------------------------
+    # --- help and navigation -------------------------------------------------------------------
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
-
-        if isinstance(self.screen, HelpScreen):
+        if isinstance(self.screen, HelpDialog):
             self.screen.dismiss()
             return
-        self.push_screen(HelpScreen(self.screen))
+        self.push_screen(HelpDialog(self.screen))
 
-    def run_command_action(self, action: str) -> None:
-        from tui import navigation
+    def go_home(self) -> None:
+        """Back to Home, closing every step above it."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
 
-        navigation.run(self, action)
+    def open_step(self, step_id: StepId, site: str | None, *, replace: bool = False) -> None:
+        """Open ``step_id`` for ``site``, with what it needs first (the Read step for a roster)."""
+        from tui import registry
+
+        step = flow.step(step_id)
+        if step_id in (StepId.HOME, StepId.NEW_SITE):
+            self.go_home()
+            if step_id is StepId.NEW_SITE:
+                self.call_later(self.screen.run_action, "new_site")
+            return
+        if site is None:
+            self.notify("Pick a site on Home first.", severity="warning")
+            return
+        state = self.services.flow(site)
+        screen: Screen[Any]
+        if step.needs is Needs.ROSTER and state.roster is None:
+            screen = registry.read_then(self.services, site, step_id)
+        elif step.needs is Needs.PLAN and state.plan is None:
+            self.notify("Preview the plan first: Sync applies the plan the Preview showed.",
+                        severity="warning")
+            return
+        elif step_id is StepId.READ:
+            screen = registry.read_then(self.services, site, step.next or StepId.CRITERIA)
+        else:
+            screen = registry.SCREENS[step_id](self.services, site)
+        if replace:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+
+FOCUS_ON_LOAD = """<script>
+/* factsync: the terminal takes the keyboard as soon as the page has it, so keys work (and the
+   footer shows them) without a click first. */
+(function focusTerminal(tries) {
+  const box = document.querySelector(".xterm-helper-textarea");
+  if (box) {
+    box.focus();
+    window.addEventListener("focus", () => box.focus());
+    return;
+  }
+  if (tries > 0) setTimeout(() => focusTerminal(tries - 1), 50);
+})(400);
+</script>
+"""
+
+
+def serve(command: str, *, host: str, port: int) -> None:
+    """Offer ``command`` (the wizard) in a browser with textual-serve, focused on load."""
+    from aiohttp import web
+    from textual_serve.server import Server
+
+    class FocusedServer(Server):
+        async def handle_index(self, request: web.Request) -> Any:
+            response = await super().handle_index(request)
+            if isinstance(response, web.Response) and response.text:
+                response.text = response.text.replace("</body>", FOCUS_ON_LOAD + "</body>")
+            return response
+
+    FocusedServer(command, host=host, port=port, title="factsync").serve()
 
 
 def make_app(store_path: str | Path | None, *, walkthrough: bool = False) -> FactsyncApp:
-    """The factory the CLI uses: open the store, build the services, build the app."""
-    store = open_store(store_path)
-    return FactsyncApp(Services.from_env(store), walkthrough=walkthrough)
+    """The factory the CLI uses: open the store's workspace, build the services, build the app."""
+    return FactsyncApp(Services(Workspace.open(store_path)), walkthrough=walkthrough)

@@ -73,7 +73,7 @@ def demo(directory: str | None, walkthrough: bool) -> None:
 @_walkthrough_option
 def serve(host: str, port: int, use_demo: bool, db: str | None, walkthrough: bool) -> None:
     """Offer the wizard in a browser with textual-serve, e.g. for a shared support session."""
-    from textual_serve.server import Server
+    from tui.app import serve as serve_app
 
     if use_demo:
         from core.demo import build_demo_store
@@ -90,7 +90,7 @@ def serve(host: str, port: int, use_demo: bool, db: str | None, walkthrough: boo
             f"warning: serving on {host}: anyone who can reach it can use this store.", err=True
         )
     click.echo(f"factsync in the browser: http://{host}:{port}", err=True)
-    Server(shlex.join(argv), host=host, port=port, title="factsync").serve()
+    serve_app(shlex.join(argv), host=host, port=port)
 
 
 def register(cli: click.Group) -> None:

@@ -47,6 +47,21 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
 
 
+def cli_hint(err: BaseException) -> str:
+    """The command-line wording core leaves out: which command or flag resolves ``err``."""
+    from core.connection import NotConnected
+    from core.sync.apply import ArchiveConfirmationNeeded
+    from core.sync.service import NoSetup
+
+    if isinstance(err, NoSetup):
+        return " (factsync setup SITE --kind students|parents, or the wizard)"
+    if isinstance(err, NotConnected):
+        return " (factsync connect SITE --base-url URL, or Connect in the wizard)"
+    if isinstance(err, ArchiveConfirmationNeeded):
+        return " Run again with --confirm-archive to archive them."
+    return ""
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> None:
     """Print a clear message on stderr and exit with ``code``."""
     click.echo(f"error: {message}", err=True)

@@ -25,6 +25,7 @@ from core.cli.common import (
     EXIT_ERROR,
     EXIT_USAGE,
     ROW_ID,
+    cli_hint,
     db_option,
     fail,
     json_option,
@@ -43,7 +44,7 @@ def _store(db: str | None) -> Iterator[Store]:
     try:
         yield store
     except (SiteError, FactsError) as err:
-        fail(str(err))
+        fail(str(err) + cli_hint(err))
     finally:
         store.close()
 

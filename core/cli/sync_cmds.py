@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +18,10 @@ import click
 from core import accounts as acc
 from core.cli.common import (
     EXIT_NEEDS_DECISION,
+    EXIT_USAGE,
     FACTS_ID,
     ROW_ID,
+    cli_hint,
     db_option,
     fail,
     json_option,
@@ -28,8 +31,11 @@ from core.facts.errors import FactsError
 from core.sites import SiteError, add_site, get_site, list_sites, require_advanced
 from core.sync import service
 from core.sync.apply import ArchiveConfirmationNeeded, SyncError
+from core.sync.bulk import BULK_KEYS, bulk_decisions
+from core.sync.criteria import criteria_options, enrolled_count
 from core.sync.plan import SyncPlan
 from core.sync.setup import PRESETS, RELATIONSHIP_GROUPS
+from core.workspace import Workspace
 from store import Store, open_store
 
 
@@ -40,7 +46,7 @@ def _store(db: str | None) -> Iterator[Store]:
     try:
         yield store
     except (SiteError, SyncError, FactsError) as err:
-        fail(str(err))
+        fail(str(err) + cli_hint(err))
     finally:
         store.close()
 
@@ -122,13 +128,14 @@ def register(cli: click.Group) -> None:
         """List the sites of the store."""
         with _store(db) as store:
             sites = list_sites(store)
+            ready = {c.name: c.ready_to_sync for c in Workspace(store).site_cards()}
             if as_json:
                 print_json(
                     [
                         {"name": s.name, "plan": s.plan, "kind": s.kind, "active": s.accounts_active,
                          "archived": s.accounts_archived, "connected": s.connected,
                          "peopleRead": s.people_read, "peopleWrite": s.people_write,
-                         "lastSyncAt": s.last_sync_at}
+                         "lastSyncAt": s.last_sync_at, "readyToSync": ready.get(s.name, False)}
                         for s in sites
                     ]
                 )
@@ -189,12 +196,19 @@ def register(cli: click.Group) -> None:
                   type=click.Choice(list(RELATIONSHIP_GROUPS)), help="Relationship groups that count.")
     @click.option("--all-schools", is_flag=True, help="Clear the school filter.")
     @click.option("--all-grades", is_flag=True, help="Clear the grade filter.")
+    @click.option("--options", "show_options", is_flag=True,
+                  help="Read FACTS and list the schools, statuses, grades (in school order) and "
+                       "relationships this school uses, with counts; change nothing.")
     @db_option
     @json_option
     def setup(site: str, kind: str | None, schools: tuple[str, ...], grades: tuple[str, ...],
               statuses: tuple[str, ...], preset: str | None, relationships: tuple[str, ...],
-              all_schools: bool, all_grades: bool, db: str | None, as_json: bool) -> None:
+              all_schools: bool, all_grades: bool, show_options: bool, db: str | None,
+              as_json: bool) -> None:
         """Save the site's criteria (later calls change only what they name)."""
+        if show_options:
+            _criteria_options(site, db, as_json)
+            return
         with _store(db) as store:
             doc = service.save_setup(
                 store, site, kind=kind,
@@ -225,13 +239,21 @@ def register(cli: click.Group) -> None:
     @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
                   help="Write every skipped, unreadable and still-open record with its reason "
                        "to this CSV file.")
+    @click.option("--merge", "merges", multiple=True, metavar="KEEP=ABSORB",
+                  help="After the sync, merge the account ABSORB into KEEP (emails; repeat).")
     @db_option
     @json_option
     def sync(site: str, dry_run: bool, confirm_archive: bool, yes: bool, report_path: str | None,
-             db: str | None, as_json: bool) -> None:
+             merges: tuple[str, ...], db: str | None, as_json: bool) -> None:
         """Fetch, plan and apply with the saved setup. Exit 3: archives need --confirm-archive."""
         if report_path:
             _check_writable(report_path)
+        pairs = []
+        for m in merges:
+            keep, sep, absorb = m.partition("=")
+            if not sep or not keep.strip() or not absorb.strip():
+                raise click.UsageError(f"--merge {m!r}: write KEEP=ABSORB (two emails)")
+            pairs.append((keep.strip(), absorb.strip()))
 
         def report(plan: SyncPlan) -> None:
             if report_path:
@@ -254,18 +276,28 @@ def register(cli: click.Group) -> None:
                 else:
                     for line in _plan_lines(err.plan):
                         click.echo(line)
-                fail(f"{err} Nothing was written.", EXIT_NEEDS_DECISION)
+                fail(f"{err} Nothing was written.{cli_hint(err)}", EXIT_NEEDS_DECISION)
                 return
             report(result.plan)
+            after = None
+            if pairs and not dry_run:
+                after = Workspace(store).merge_and_invite(site, pairs)
             if as_json:
-                print_json(result.to_json())
+                out = result.to_json()
+                if after is not None:
+                    out |= {"merged": after[0], "mergeErrors": after[1], "invites": len(after[2])}
+                print_json(out)
             else:
                 head = "dry run" if dry_run else (
-                    f"run {result.run.id}" if result.run is not None else "nothing to change"
+                    f"run {result.run.number}" if result.run is not None else "nothing to change"
                 )
                 click.echo(f"{site}: {head}")
                 for line in _plan_lines(result.plan):
                     click.echo(line)
+                if after is not None:
+                    for line in after[0] + after[1]:
+                        click.echo(f"  {line}")
+                    click.echo(f"  {len(after[2])} new accounts to invite")
             for reason in result.plan.archive.reasons:
                 if result.plan.archive.verdict == "refused":
                     click.echo(f"warning: {reason}", err=True)
@@ -280,9 +312,15 @@ def register(cli: click.Group) -> None:
     @click.option("--use-email2", is_flag=True, help="Use email2 instead.")
     @click.option("--family", "family_id", type=FACTS_ID, default=None,
                   help="With --person alone: the family a multi-family person is imported under.")
+    @click.option("--bulk", "bulk_key", type=click.Choice(list(BULK_KEYS)), default=None,
+                  help="Decide every open conflict of a kind at once (reads FACTS; asks first).")
+    @click.option("--undo", "undo_last", is_flag=True,
+                  help="Take back the latest decision (a single one or a --bulk one).")
+    @click.option("--yes", "-y", is_flag=True, help="Non-interactive: do not ask.")
     @db_option
     def decide(site: str, email: str | None, person_id: int | None, skip: bool,
-               use_email2: bool, family_id: int | None, db: str | None) -> None:
+               use_email2: bool, family_id: int | None, bulk_key: str | None, undo_last: bool,
+               yes: bool, db: str | None) -> None:
         """Save a conflict decision, reused by every later sync.
 
         \b
@@ -291,6 +329,14 @@ def register(cli: click.Group) -> None:
         --person P --skip        skip person P (missing/invalid email; or --use-email2)
         --person P [--family F]  import a person who is in several families (under family F)
         """
+        if undo_last:
+            with _store(db) as store:
+                label = service.undo_decision(store, site)
+                click.echo(f"taken back: {label}" if label else "no decision to take back")
+            return
+        if bulk_key is not None:
+            _decide_bulk(site, bulk_key, yes, db)
+            return
         if sum((person_id is not None and email is not None, skip, use_email2)) > 1:
             raise click.UsageError("use one of --person, --skip and --use-email2")
         if email is None and person_id is None:
@@ -301,6 +347,39 @@ def register(cli: click.Group) -> None:
             click.echo(f"saved: {d.action} " + " ".join(
                 x for x in (f"email {d.email}" if d.email else "",
                             f"person {d.person_id}" if d.person_id else "") if x))
+
+    def _criteria_options(site: str, db: str | None, as_json: bool) -> None:
+        with _store(db) as store:
+            roster = asyncio.run(service.fetch(store, site))
+            options = criteria_options(roster)
+            groups = {"schools": options.schools, "statuses": options.statuses,
+                      "grades": options.grades, "relationships": options.relationships}
+            if as_json:
+                print_json({name: [{"value": c.value, "label": c.label, "count": c.count,
+                                    "detail": c.detail} for c in choices]
+                            for name, choices in groups.items()}
+                           | {"enrolledStudents": enrolled_count(roster)})
+                return
+            for name, choices in groups.items():
+                if choices:
+                    click.echo(f"{name}: " + ", ".join(f"{c.value} ({c.count})" for c in choices))
+            click.echo(f"enrolled students in FACTS: {enrolled_count(roster)}")
+
+    def _decide_bulk(site: str, key: str, yes: bool, db: str | None) -> None:
+        with _store(db) as store:
+            roster = asyncio.run(service.fetch(store, site))
+            plan = service.make_plan(store, site, roster)
+            bulk = next((b for b in bulk_decisions(plan.open_conflicts) if b.key == key), None)
+            if bulk is None:
+                click.echo(f"{site}: no open conflict for --bulk {key}")
+                return
+            if not yes:
+                if not sys.stdin.isatty():
+                    fail(f"{bulk.summary()}: confirm with --yes", EXIT_USAGE)
+                click.confirm(f"{bulk.summary()}. Save?", abort=True)
+            n = service.decide_bulk(store, site, bulk)
+            click.echo(f"saved: {bulk.label} ({n} decisions; 'factsync decide {site} --undo' "
+                       "takes them back)")
 
     @cli.group("family")
     def family_group() -> None:
@@ -390,13 +469,15 @@ def register(cli: click.Group) -> None:
         """Merge two accounts: hours move to the kept one, the other is archived (journaled)."""
         with _store(db) as store:
             run = acc.merge_accounts(get_site(store, site), keep=keep, absorb=absorb)
-            click.echo(f"merged {absorb} into {keep} (run {run.id}; 'factsync undo {site}' reverts)")
+            click.echo(f"merged {absorb} into {keep} (run {run.number}; "
+                       f"'factsync undo {site}' reverts)")
 
     # --- history, undo, invites ------------------------------------------------------------
 
     @cli.command("history")
     @click.argument("site")
-    @click.option("--run", "run_id", type=ROW_ID, default=None, help="Show one run's changes.")
+    @click.option("--run", "run_id", type=ROW_ID, default=None,
+                  help="Show the changes of the site's run N (runs are numbered per site).")
     @db_option
     @json_option
     def history(site: str, run_id: int | None, db: str | None, as_json: bool) -> None:
@@ -405,9 +486,11 @@ def register(cli: click.Group) -> None:
             s = get_site(store, site)
             runs = service.history(store, s)
             if run_id is not None:
-                if run_id not in {r.id for r in runs}:
+                found = service.run_id_of(store, s, run_id)
+                if found is None:
                     fail(f"site {site!r} has no run {run_id}")
-                changes = service.changes_of(store, run_id)
+                    return
+                changes = service.changes_of(store, found)
                 if as_json:
                     print_json(changes)
                 else:
@@ -421,7 +504,7 @@ def register(cli: click.Group) -> None:
             for r in runs:
                 state = " (undone)" if r.undone_at else ""
                 counts = ", ".join(f"{k} {v}" for k, v in r.counts.items() if isinstance(v, int) and v)
-                click.echo(f"run {r.id}  {r.kind}{state}  {r.started_at:%Y-%m-%d %H:%M}  "
+                click.echo(f"run {r.number}  {r.kind}{state}  {r.started_at:%Y-%m-%d %H:%M}  "
                            f"{r.changes} changes  {counts}")
 
     @cli.command("undo")
@@ -432,7 +515,7 @@ def register(cli: click.Group) -> None:
         """Revert the latest sync or merge of the site."""
         with _store(db) as store:
             run = service.undo(store, site)
-            click.echo(f"undone (run {run.id})")
+            click.echo(f"undone (run {run.number})")
 
     @cli.command("invites")
     @click.argument("site")

@@ -283,7 +283,7 @@ def undo_latest(site: Site) -> SyncRun:
             SyncChange.select().where(SyncChange.run == run).order_by(SyncChange.id.desc())
         )
         undo: SyncRun = SyncRun.create(
-            site=site, kind="undo", counts=json.dumps({"undid": run.id, "changes": len(changes)})
+            site=site, kind="undo", counts=json.dumps({"undid": run.number, "changes": len(changes)})
         )
         journal: list[dict[str, Any]] = []
         # emails and links may move between the run's accounts: free them, then put back
@@ -319,7 +319,7 @@ def _revert(
         "run": undo.id,
         "account": aid,
         "action": "revert",
-        "reason": f"undo of run {run.id}: {ch.action}",
+        "reason": f"undo of run {run.number}: {ch.action}",
         "before": None,
         "after": None,
     }
@@ -346,7 +346,7 @@ def _revert(
     if ch.action == "add":
         if HourEntry.select().where(HourEntry.account == account).exists():
             account.status = "archived"
-            account.archived_reason = f"added by run {run.id}, which was undone; kept for its hours"
+            account.archived_reason = f"added by run {run.number}, which was undone; kept for its hours"
             account.updated_at = utcnow()
             account.save()
             entry.update(before=now_values, after=snapshot(account_values(account)))

@@ -15,7 +15,7 @@ from typing import Literal
 
 from core.sync.rows import AccountRow
 from core.sync.selection import Candidate
-from core.sync.setup import Decision, SetupDoc, email_key
+from core.sync.setup import Decision, DecisionAction, SetupDoc, email_key
 from core.sync.text import email_is_valid
 
 Flag = Literal["red", "orange", "gray"]
@@ -37,6 +37,37 @@ class ConflictPerson:
     listed_first: bool
     email: str | None
     email2: str | None
+
+
+ChoiceKind = Literal["assign", "skip-email", "skip-person", "email2-email", "email2-person",
+                     "accept"]
+
+
+@dataclass(frozen=True)
+class ConflictChoice:
+    """One answer to a conflict, typed: what it does, to whom; screens and the CLI only word it."""
+
+    kind: ChoiceKind
+    email: str | None = None
+    """The conflicted email (assign, and the by-email skip / email2)."""
+    person: ConflictPerson | None = None
+    """Whom it is about (assign, accept, and the per-person skip / email2)."""
+    family_id: int | None = None
+    """accept: the family the person is rostered under."""
+    possible: bool = True
+    """False when the data does not allow it (email2 where someone has none)."""
+
+    def decision(self) -> Decision:
+        """The saved decision this choice makes."""
+        pid = self.person.person_id if self.person is not None else None
+        if self.kind == "assign":
+            return Decision(action="assign", email=self.email, person_id=pid)
+        if self.kind == "accept":
+            return Decision(action="accept", person_id=pid, family_id=self.family_id)
+        action: DecisionAction = "skip" if self.kind.startswith("skip") else "use-email2"
+        if self.kind.endswith("-email"):
+            return Decision(action=action, email=self.email)
+        return Decision(action=action, person_id=pid)
 
 
 @dataclass(frozen=True)
@@ -62,6 +93,33 @@ class Conflict:
     @property
     def person_ids(self) -> tuple[int, ...]:
         return tuple(p.person_id for p in self.people)
+
+    @property
+    def options(self) -> tuple[ConflictChoice, ...]:
+        """Every answer ``choices`` allows, one per person or family where it matters."""
+        out: list[ConflictChoice] = []
+        by_email = self.kind in ("shared-email-family", "shared-email-cross-family") and bool(
+            self.email
+        )
+        for choice in self.choices:
+            if choice == "assign" and self.email is not None:
+                out += [ConflictChoice("assign", email=self.email, person=p) for p in self.people]
+            elif choice == "skip":
+                if by_email:
+                    out.append(ConflictChoice("skip-email", email=self.email))
+                else:
+                    out += [ConflictChoice("skip-person", person=p) for p in self.people]
+            elif choice == "use-email2":
+                if by_email:
+                    out.append(ConflictChoice("email2-email", email=self.email,
+                                              possible=all(p.email2 for p in self.people)))
+                else:
+                    out += [ConflictChoice("email2-person", person=p, possible=bool(p.email2))
+                            for p in self.people]
+            elif choice == "accept":
+                out += [ConflictChoice("accept", person=p, family_id=f)
+                        for p in self.people for f in p.family_ids]
+        return tuple(out)
 
 
 @dataclass(frozen=True)

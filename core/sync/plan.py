@@ -217,14 +217,17 @@ def make_plan(
     *,
     previous_enrolled: int | None = None,
     seen_conflicts: frozenset[str] | None = None,
+    selection: Selection | None = None,
 ) -> SyncPlan:
     """The whole pipeline: select, resolve conflicts, plan.
 
     ``previous_enrolled``: enrolled students at the last trusted sync (a far smaller roster now
     is a failed fetch, and archives are refused). ``seen_conflicts``: keys of the conflicts open
-    at the last sync, so only new ones are marked ``new``.
+    at the last sync, so only new ones are marked ``new``. ``selection``: the review model's
+    (``review.ReviewModel.selection``), so a reviewed roster is not selected a second time.
     """
-    selection = select(roster, setup)
+    if selection is None:
+        selection = select(roster, setup)
     resolution = resolve(selection.candidates, accounts, setup)
     plan = plan_from(
         selection,
@@ -479,7 +482,7 @@ def _archive_safety(
             (
                 f"this run would archive {archive_count} of {synced} synced accounts "
                 f"({archive_count / max(synced, 1):.0%}), more than {ARCHIVE_SHARE:.0%}: "
-                "confirm with --confirm-archive",
+                "it needs a confirmation",
             ),
         )
     return ArchiveSafety("ok", archive_count, synced)

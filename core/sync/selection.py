@@ -74,6 +74,8 @@ class Selection:
     announced_students: int | None
     enrolled_students: int = 0
     """Students FACTS lists as Enrolled, whatever the criteria: the failed-fetch yardstick."""
+    people: tuple[Candidate, ...] = ()
+    """Everyone considered, included or not, in the order ``select`` met them."""
 
 
 def _fold(value: str | None) -> str:
@@ -88,12 +90,21 @@ def _student_reason(row: Student, criteria: Criteria) -> str:
     if {_fold(s) for s in criteria.statuses} and _fold(status) not in {
         _fold(s) for s in criteria.statuses
     }:
-        return f"status changed to {clean_text(status) or 'blank'}"
+        return (f"enrollment status is {clean_text(status) or 'blank'}; this site rosters "
+                f"{_listed(criteria.statuses)} students")
     if criteria.schools and _fold(row.schoolCode) not in {_fold(s) for s in criteria.schools}:
-        return f"school {clean_text(row.schoolCode) or 'blank'} is not selected"
+        return (f"school {clean_text(row.schoolCode) or 'blank'} is not among the schools this "
+                f"site rosters ({_listed(criteria.schools)})")
     if criteria.grades and _fold(grade) not in {_fold(g) for g in criteria.grades}:
-        return f"grade {clean_text(grade) or 'blank'} is no longer selected"
+        return (f"grade {clean_text(grade) or 'blank'} is not among the grades this site "
+                f"rosters ({_listed(criteria.grades)})")
     return ""
+
+
+def _listed(values: tuple[str, ...]) -> str:
+    """``Enrolled``, ``Enrolled or Graduate``, ``K, 01 or 02``: criteria read out in words."""
+    words = [clean_text(v, 30) for v in values]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 @dataclass
@@ -129,13 +140,8 @@ def _person(roster: Roster, person_id: int, row: Student | None = None) -> Perso
 
 
 def _family_excluded(setup: SetupDoc, family_ids: tuple[int, ...]) -> int | None:
-    excluded = {
-        o.family_id for o in setup.parents.overrides if o.person_id is None and not o.include
-    }
-    for fid in family_ids:
-        if fid in excluded:
-            return fid
-    return None
+    out = _overrides(setup).families_out
+    return next((fid for fid in family_ids if fid in out), None)
 
 
 def select(roster: Roster, setup: SetupDoc) -> Selection:
@@ -156,6 +162,7 @@ def select(roster: Roster, setup: SetupDoc) -> Selection:
         people = _parents(roster, setup, fams, matching, failing)
     return Selection(
         kind=setup.kind,
+        people=tuple(people),
         candidates=tuple(p for p in people if p.included),
         excluded={p.person_id: p for p in people if not p.included},
         matched_students=len(matching),
@@ -207,7 +214,7 @@ def _students(
         family_ids = tuple(sorted(fams.orders.get(sid, {})))
         grade = clean_text(row.school.gradeLevel if row.school else None, 20) or None
         fid = _family_excluded(setup, family_ids)
-        reason = f"family {fid} is excluded" if fid is not None else ""
+        reason = f"their family {fid} is excluded from this site" if fid is not None else ""
         out.append(
             _base(roster, fams, sid, "student", family_ids, row, grade=grade, student_ids=(sid,),
                   included=not reason, reason=reason)
@@ -251,8 +258,8 @@ def _parents(
             why = "; ".join(
                 sorted({failing[ln.studentID] for ln in plinks if ln.studentID in failing})
             )
-            reason = "no longer linked to any enrolled student" + (
-                f" (student {why})" if why else ""
+            reason = "none of their students matches this site's criteria any more" + (
+                f" (their student's {why})" if why else " (FACTS no longer lists their students)"
             )
             out.append(
                 _base(roster, fams, parent_id, "parent", family_ids, included=False, reason=reason)
@@ -283,24 +290,52 @@ def _parents(
     return out
 
 
+@dataclass(frozen=True)
+class _Overrides:
+    """A setup's per-family overrides indexed once (a school may have thousands)."""
+
+    families_out: frozenset[int]
+    by_person: Mapping[int, tuple[tuple[int, bool], ...]]
+    """person -> (family, include), latest last."""
+
+
+_OVERRIDES: list[tuple[SetupDoc, _Overrides]] = []
+
+
+def _overrides(setup: SetupDoc) -> _Overrides:
+    """The index of ``setup``'s overrides (kept for the last setup asked about)."""
+    if _OVERRIDES and _OVERRIDES[0][0] is setup:
+        return _OVERRIDES[0][1]
+    by_person: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+    out: set[int] = set()
+    for o in setup.parents.overrides:
+        if o.person_id is None:
+            if not o.include:
+                out.add(o.family_id)
+        else:
+            by_person[o.person_id].append((o.family_id, o.include))
+    index = _Overrides(frozenset(out), {p: tuple(v) for p, v in by_person.items()})
+    _OVERRIDES[:] = [(setup, index)]
+    return index
+
+
 def parent_reason(cand: Candidate, setup: SetupDoc, allowed: set[str]) -> str:
     """Why the subset rules leave a parent out ('' when kept). Overrides win over presets."""
-    fid = _family_excluded(setup, cand.family_ids)
-    if fid is not None:
-        return f"family {fid} is excluded"
-    for o in reversed(setup.parents.overrides):
-        if o.person_id == cand.person_id and o.family_id in cand.family_ids:
-            return "" if o.include else f"excluded for family {o.family_id} by an override"
+    index = _overrides(setup)
+    for fid in cand.family_ids:
+        if fid in index.families_out:
+            return f"their family {fid} is excluded from this site"
+    for family_id, include in reversed(index.by_person.get(cand.person_id, ())):
+        if family_id in cand.family_ids:
+            return "" if include else f"left out for family {family_id} by an admin's choice"
     preset = setup.parents.preset
+    rel = cand.relationship_text or "blank"
     if cand.relationship not in allowed:
-        return f"parent subset changed: relationship {cand.relationship_text or 'blank'} is not selected"
+        return f"relationship {rel} is not among the relationships this site rosters"
     if preset == "mothers-fathers" and cand.relationship not in ("mother", "father"):
-        return (
-            f"parent subset changed: relationship {cand.relationship_text or 'blank'} "
-            "is not mother or father"
-        )
+        return f"this site rosters mothers and fathers only, and the relationship is {rel}"
     if preset == "listed-first" and not cand.listed_first:
-        return "parent subset changed: not listed first in the family"
+        return "this site rosters the parent listed first only, and this parent is not"
     if preset == "custodial" and not cand.custody:
-        return "parent subset changed: no custody"
+        return "this site rosters custodial parents only, and FACTS shows no custody"
     return ""

@@ -5,8 +5,9 @@ run in a thread worker, ``fetch``/``sync`` are async):
 
 - setup: ``load_setup``, ``save_setup`` (kind, criteria, parent preset), ``set_override``
   (per-family include/exclude of a parent, or a whole family), ``group_families``.
-- fetch and review: ``fetch`` (Roster; ``on_progress`` gets FetchProgress), ``review_grid``
-  (parent subset grid: one FamilyRow per family, a ParentSlot per parent) and ``grid_counters``.
+- fetch and review: ``fetch`` (Roster; ``on_progress`` gets FetchProgress), ``review_model``
+  (``core.sync.review.ReviewModel``: families, parent slots, totals, search, built once per read)
+  and ``save_review_change`` (persists one of its changes).
 - plan: ``make_plan`` -> SyncPlan: ``plan.counts()`` (added, linked = merged by email, updated,
   archived, restored, unchanged, skipped, conflicts = left to decide); ``plan.of(action)`` the
   rows behind a count, each with ``reason`` and field ``changes``; ``plan.conflicts`` (flag
@@ -17,17 +18,16 @@ run in a thread worker, ``fetch``/``sync`` are async):
   problem), ``plan.held`` (accounts kept as they are because their record was unreadable, reason
   ``HELD``), ``plan.stop`` (too many unreadable rows: ``apply_plan`` raises ``UnreadableStop``);
   ``write_error_report(plan, path)`` writes the *Export error report* CSV.
-- decisions: ``decide`` per conflict choice: assign -> ``decide(email=E, person_id=P)``;
-  skip -> ``decide(email=E, skip=True)`` or ``decide(person_id=P, skip=True)``; use-email2 ->
-  the same with ``use_email2=True``; accept (multi-family) -> ``decide(person_id=P,
-  family_id=F)``. Then plan again.
+- decisions: ``decide_choice`` (one of ``conflict.options``), ``decide_bulk`` (one of
+  ``bulk.bulk_decisions``), ``undo_decision`` (the latest of either); ``decide`` by arguments
+  (the CLI's flags). Then plan again.
 - apply: ``apply_plan`` (raises ``ArchiveConfirmationNeeded`` unless ``confirm_archive``, and
   ``StalePlan`` when accounts changed since the plan); one step: ``sync``.
 - after: ``history``, ``changes_of`` (one run's journal), ``undo``; accounts live in
   ``core.accounts`` (``list_accounts``, ``add_account``, ``merge_accounts``, ``pending_invites``,
   ``invites_csv``, ``mark_invited``).
 
-``make_plan``, ``apply_plan`` and ``review_grid`` run with the garbage collector paused
+``make_plan``, ``apply_plan`` and ``review_model`` run with the garbage collector paused
 (``core.gc_pause``): its full passes over the fetched roster were a third of plan time.
 """
 
@@ -54,12 +54,14 @@ from core.sync.apply import (
 from core.sync.apply import (
     apply_plan as _apply,
 )
-from core.sync.grid import FamilyRow, GridCounters, grid_counters
-from core.sync.grid import review_grid as _grid
+from core.sync.bulk import BulkDecision
+from core.sync.conflicts import ConflictChoice
 from core.sync.journal import fk, load_account_rows
 from core.sync.plan import SyncPlan
 from core.sync.plan import make_plan as _plan
 from core.sync.report import write_error_report
+from core.sync.review import Change, ReviewModel
+from core.sync.selection import Selection
 from core.sync.setup import (
     KINDS,
     PRESETS,
@@ -76,8 +78,6 @@ from store.models import Site, SyncChange, SyncRun, SyncSetup, utcnow
 
 __all__ = [
     "ArchiveConfirmationNeeded",
-    "FamilyRow",
-    "GridCounters",
     "NoSetup",
     "RunSummary",
     "StalePlan",
@@ -86,26 +86,28 @@ __all__ = [
     "UnreadableStop",
     "apply_plan",
     "decide",
+    "decide_bulk",
+    "decide_choice",
     "fetch",
-    "grid_counters",
     "group_families",
     "history",
     "load_setup",
     "make_plan",
-    "review_grid",
+    "review_model",
+    "save_review_change",
     "save_setup",
     "set_override",
     "sync",
     "undo",
     "write_error_report",
+    "undo_decision",
 ]
 
 
 class NoSetup(SiteError):
     def __init__(self, site: str) -> None:
         super().__init__(
-            f"site {site!r} has no sync setup yet: run 'factsync setup {site} --kind "
-            "students|parents' (or use the wizard)"
+            f"site {site!r} has no sync setup yet: choose whether it rosters students or parents"
         )
 
 
@@ -164,7 +166,7 @@ def save_setup(
     current = load_setup(store, s)
     if kind is None:
         if current is None:
-            raise SiteError("the first setup of a site needs --kind students or --kind parents")
+            raise SiteError("the first setup of a site needs its kind: students or parents")
         kind = current.kind
     if kind not in KINDS:
         raise SiteError(f"unknown kind {kind!r}: choose students or parents")
@@ -212,13 +214,13 @@ def decide(
     s = _site(store, site)
     doc = require_setup(store, s)
     if skip and use_email2:
-        raise SiteError("choose one of --skip and --use-email2")
+        raise SiteError("a decision either skips or uses the second email, not both")
     if email is not None and not email_key(email):
-        raise SiteError("--email is blank")
+        raise SiteError("the email of the decision is blank")
     if skip or use_email2:
         action = "skip" if skip else "use-email2"
         if email is None and person_id is None:
-            raise SiteError("say whose email: --email EMAIL or --person PERSONID")
+            raise SiteError("say whose email: an email, or a FACTS person")
         decision = Decision(
             action=action,
             email=email,
@@ -229,9 +231,45 @@ def decide(
     elif person_id is not None:
         decision = Decision(action="accept", person_id=person_id, family_id=family_id)
     else:
-        raise SiteError("a decision needs --person PERSONID, --skip or --use-email2")
-    _store_setup(s, doc.with_decision(decision))
+        raise SiteError("a decision needs a person to give the email to, a skip or the second email")
+    _store_setup(s, doc.with_decisions([decision], decision_label(decision)))
     return decision
+
+
+def decision_label(d: Decision) -> str:
+    """A saved decision in words, for "Undo: ..." and History."""
+    about = f"email {d.email}" if d.email else f"person {d.person_id}"
+    what = {"assign": f"gave {d.email} to person {d.person_id}", "skip": f"skipped {about}",
+            "use-email2": f"second email for {about}",
+            "accept": f"accepted person {d.person_id}"}
+    return what[d.action]
+
+
+def decide_choice(store: Store, site: Site | str, choice: ConflictChoice) -> Decision:
+    """Save one of a conflict's typed choices (``Conflict.options``)."""
+    s = _site(store, site)
+    doc = require_setup(store, s)
+    decision = choice.decision()
+    _store_setup(s, doc.with_decisions([decision], decision_label(decision)))
+    return decision
+
+
+def decide_bulk(store: Store, site: Site | str, bulk: BulkDecision) -> int:
+    """Save a decision by kind as one step (one undo takes it back); returns how many."""
+    s = _site(store, site)
+    doc = require_setup(store, s)
+    if bulk.decisions:
+        _store_setup(s, doc.with_decisions(list(bulk.decisions), bulk.summary()))
+    return bulk.count
+
+
+def undo_decision(store: Store, site: Site | str) -> str | None:
+    """Take back the latest decision (single or by kind); returns what it was, None if none."""
+    s = _site(store, site)
+    doc, label = require_setup(store, s).undo_decisions()
+    if label is not None:
+        _store_setup(s, doc)
+    return label
 
 
 def group_families(store: Store, site: Site | str, family_ids: list[int]) -> SetupDoc:
@@ -279,10 +317,21 @@ async def fetch(
 
 
 @gc_paused()
-def review_grid(
-    store: Store, site: Site | str, roster: Roster, *, search: str = ""
-) -> list[FamilyRow]:
-    return _grid(roster, require_setup(store, site), search=search)
+def review_model(
+    store: Store, site: Site | str, roster: Roster, selection: Selection | None = None
+) -> ReviewModel:
+    """The review of ``roster`` under the saved setup; ``selection`` when one was just made
+    for exactly that setup (the criteria count's), so it is not made twice."""
+    return ReviewModel(roster, require_setup(store, site), selection)
+
+
+def save_review_change(store: Store, site: Site | str, change: Change) -> SetupDoc:
+    """Persist one change the review model handed out (a preset, a parent, a family)."""
+    if change.what == "preset":
+        return save_setup(store, site, parents_preset=change.preset)
+    assert change.family_id is not None
+    person = change.person_id if change.what == "slot" else None
+    return set_override(store, site, change.family_id, person, change.include)
 
 
 def _last_syncs(site: Site) -> tuple[int | None, frozenset[str] | None]:
@@ -307,18 +356,33 @@ def _last_syncs(site: Site) -> tuple[int | None, frozenset[str] | None]:
 
 
 @gc_paused()
-def make_plan(store: Store, site: Site | str, roster: Roster) -> SyncPlan:
-    """The pure plan from the saved setup, the site's accounts and this roster."""
+def make_plan(
+    store: Store, site: Site | str, roster: Roster, review: ReviewModel | None = None
+) -> SyncPlan:
+    """The pure plan from the saved setup, the site's accounts and this roster.
+
+    ``review``: the review model of this roster; when its setup is the saved one, the planner
+    takes its selection instead of selecting again.
+    """
     s = _site(store, site)
     doc = require_setup(store, s)
     if s.kind and s.kind != doc.kind:
         raise SiteError(f"site {s.name!r} rosters {s.kind}, but its setup says {doc.kind}")
     enrolled, seen = _last_syncs(s)
     newest = newest_run_id(s)  # before the accounts: a run in between makes the plan stale
+    selection = None
+    if review is not None and _same_selection_rules(review.setup, doc):
+        selection = review.selection()
     plan = _plan(
-        doc, roster, load_account_rows(s), previous_enrolled=enrolled, seen_conflicts=seen
+        doc, roster, load_account_rows(s), previous_enrolled=enrolled, seen_conflicts=seen,
+        selection=selection,
     )
     return replace(plan, seen_run=newest)
+
+
+def _same_selection_rules(a: SetupDoc, b: SetupDoc) -> bool:
+    return (a.kind, a.criteria, a.parents, a.family_groups) == (
+        b.kind, b.criteria, b.parents, b.family_groups)
 
 
 class UnreadableStop(SyncError):
@@ -351,8 +415,10 @@ class SyncResult:
     def to_json(self) -> dict[str, Any]:
         """The ``factsync sync --json`` contract."""
         return {
-            "run": self.run.id if self.run is not None else None,
+            "run": self.run.number if self.run is not None else None,
+            "runId": self.run.id if self.run is not None else None,
             "counts": self.plan.counts(),
+            "enrolledStudents": self.plan.enrolled_students,
             "conflicts": [conflict_json(c) for c in self.plan.open_conflicts],
             "duplicates": [d.to_json() for d in self.plan.duplicates],
             "unreadable": [u.to_json() for u in self.plan.unreadable],
@@ -421,6 +487,8 @@ async def sync(
 @dataclass(frozen=True)
 class RunSummary:
     id: int
+    number: int
+    """The run's number within its site: what "run N" means on screen and on the CLI."""
     kind: str
     started_at: datetime
     finished_at: datetime | None
@@ -430,7 +498,8 @@ class RunSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "run": self.id,
+            "run": self.number,
+            "runId": self.id,
             "kind": self.kind,
             "startedAt": self.started_at.isoformat(),
             "finishedAt": self.finished_at.isoformat() if self.finished_at else None,
@@ -454,6 +523,7 @@ def history(store: Store, site: Site | str, limit: int = 50) -> list[RunSummary]
     return [
         RunSummary(
             id=r.id,
+            number=r.number or r.id,
             kind=r.kind,
             started_at=r.started_at,
             finished_at=r.finished_at,
@@ -466,6 +536,14 @@ def history(store: Store, site: Site | str, limit: int = 50) -> list[RunSummary]
         .order_by(SyncRun.id.desc())
         .limit(limit)
     ]
+
+
+def run_id_of(store: Store, site: Site | str, number: int) -> int | None:
+    """The store id of the site's run number ``number`` (None when it has no such run)."""
+    run: SyncRun | None = SyncRun.get_or_none(
+        (SyncRun.site == _site(store, site)) & (SyncRun.number == number)
+    )
+    return run.id if run is not None else None
 
 
 def changes_of(store: Store, run_id: int) -> list[dict[str, Any]]:

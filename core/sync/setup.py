@@ -118,6 +118,18 @@ class Decision(_Doc):
         return ("person", self.person_id)
 
 
+class DecisionUndo(_Doc):
+    """What one decision (or one bulk decision) replaced, so it can be taken back."""
+
+    label: str
+    targets: tuple[tuple[str, str | int | None], ...]
+    previous: tuple[Decision, ...] = ()
+
+
+UNDO_DEPTH = 20
+"""Decisions that can be taken back, newest first."""
+
+
 class SetupDoc(_Doc):
     """The whole saved setup of a site."""
 
@@ -129,12 +141,40 @@ class SetupDoc(_Doc):
     family_groups: tuple[tuple[int, ...], ...] = ()
     kept_emails: dict[int, str] = Field(default_factory=dict)
     """personId -> email key the admin kept through a merge; sync does not overwrite it."""
+    decision_undo: tuple[DecisionUndo, ...] = ()
+    """The latest decisions, newest last, each with what it replaced (``undo_decisions``)."""
 
     # --- changes (return new documents: the document is immutable) ------------------------
 
     def with_decision(self, decision: Decision) -> SetupDoc:
         kept = tuple(d for d in self.decisions if d.target != decision.target)
         return self.model_copy(update={"decisions": (*kept, decision)})
+
+    def with_decisions(self, decisions: list[Decision], label: str) -> SetupDoc:
+        """Save ``decisions`` as one step that ``undo_decisions`` can take back."""
+        targets = tuple(dict.fromkeys(d.target for d in decisions))
+        wanted = set(targets)
+        previous = tuple(d for d in self.decisions if d.target in wanted)
+        kept = tuple(d for d in self.decisions if d.target not in wanted)
+        latest = {d.target: d for d in decisions}
+        undo = DecisionUndo(label=label, targets=targets, previous=previous)
+        return self.model_copy(update={
+            "decisions": (*kept, *latest.values()),
+            "decision_undo": (*self.decision_undo, undo)[-UNDO_DEPTH:],
+        })
+
+    def undo_decisions(self) -> tuple[SetupDoc, str | None]:
+        """Take back the latest decision step; returns the new document and the step's label."""
+        if not self.decision_undo:
+            return self, None
+        step = self.decision_undo[-1]
+        wanted = set(step.targets)
+        kept = tuple(d for d in self.decisions if d.target not in wanted)
+        doc = self.model_copy(update={
+            "decisions": (*kept, *step.previous),
+            "decision_undo": self.decision_undo[:-1],
+        })
+        return doc, step.label
 
     def with_group(self, family_ids: list[int] | tuple[int, ...]) -> SetupDoc:
         """Group families; groups sharing a family id melt into one."""

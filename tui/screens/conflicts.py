@@ -6,24 +6,25 @@ plan is made again after each one, so the list always shows what is still open.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Static
 
-from core.sites import SiteError
-from core.sync import service
-from core.sync.conflicts import Conflict, ConflictPerson
+from core.sync.bulk import BulkDecision, bulk_decisions
+from core.sync.conflicts import Conflict, ConflictChoice, ConflictPerson
 from core.sync.plan import SyncPlan
-from tui import navigation
-from tui.screens.base import WizardScreen
-from tui.screens.dialogs import ChoiceScreen
-from tui.services import Services, error_text, plural
+from core.sync.service import decision_label
+from tui.dialogs import ChoiceDialog, ConfirmDialog
+from tui.flow import StepId
+from tui.screens.base import FactsyncScreen
+from tui.services import Services, plural
 from tui.widgets.lazy_table import Column, LazyTable
 from tui.widgets.safe_text import safe_text
 
@@ -35,16 +36,8 @@ KIND_WORDS = {
     "invalid-email": "invalid email",
     "multi-family": "several families",
 }
-EMAIL_KEYED = ("shared-email-family", "shared-email-cross-family")
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One answer to a conflict: the words to show and the ``service.decide`` arguments."""
-
-    label: Text
-    args: dict[str, Any]
-    possible: bool = True
+REPLAN_DELAY = 0.4
+"""Seconds after the last decision before the plan is made again in the background."""
 
 
 def _who(p: ConflictPerson) -> Text:
@@ -54,51 +47,26 @@ def _who(p: ConflictPerson) -> Text:
     return t
 
 
-def choices_for(c: Conflict) -> list[Choice]:
-    """The choices the engine offers for ``c``, in the admin's words."""
-    out: list[Choice] = []
-    by_email = c.kind in EMAIL_KEYED and c.email is not None
-    for choice in c.choices:
-        if choice == "assign" and c.email is not None:
-            for p in c.people:
-                label = Text("Give ", end="")
-                label.append_text(safe_text(c.email, 40))
-                label.append(" to ")
-                label.append_text(_who(p))
-                label.append(" (the others are skipped)", style="dim")
-                out.append(Choice(label, {"email": c.email, "person_id": p.person_id}))
-        elif choice == "skip":
-            if by_email:
-                out.append(Choice(Text("Skip everyone with this email"),
-                                  {"email": c.email, "skip": True}))
-            else:
-                for p in c.people:
-                    label = Text("Skip ", end="")
-                    label.append_text(_who(p))
-                    out.append(Choice(label, {"person_id": p.person_id, "skip": True}))
-        elif choice == "use-email2":
-            if by_email:
-                have = all(p.email2 for p in c.people)
-                label = Text("Use each person's second email (email2)", end="")
-                if not have:
-                    label.append(" — not everyone has one", style="dim")
-                out.append(Choice(label, {"email": c.email, "use_email2": True}, have))
-            else:
-                for p in c.people:
-                    label = Text("Use the second email of ", end="")
-                    label.append_text(_who(p))
-                    label.append(": ")
-                    label.append_text(safe_text(p.email2 or "none", 40))
-                    out.append(Choice(label, {"person_id": p.person_id, "use_email2": True},
-                                      bool(p.email2)))
-        elif choice == "accept":
-            for p in c.people:
-                for fid in p.family_ids:
-                    label = Text("Accept ", end="")
-                    label.append_text(_who(p))
-                    label.append(f" in family {fid}")
-                    out.append(Choice(label, {"person_id": p.person_id, "family_id": fid}))
-    return out
+def choice_label(o: ConflictChoice) -> Text:
+    """One of core's typed choices in the admin's words."""
+    email = safe_text(o.email or "", 40)
+    if o.kind == "assign" and o.person is not None:
+        return Text.assemble("Give ", email, " to ", _who(o.person),
+                             (" (the others are skipped)", "dim"))
+    if o.kind == "skip-email":
+        return Text("Skip everyone with this email")
+    if o.kind == "email2-email":
+        label = Text("Use each person's second email (email2)", end="")
+        if not o.possible:
+            label.append(" — not everyone has one", style="dim")
+        return label
+    assert o.person is not None
+    if o.kind == "skip-person":
+        return Text.assemble("Skip ", _who(o.person))
+    if o.kind == "email2-person":
+        return Text.assemble("Use the second email of ", _who(o.person), ": ",
+                             safe_text(o.person.email2 or "none", 40))
+    return Text.assemble("Accept ", _who(o.person), f" in family {o.family_id}")
 
 
 def _people(c: Conflict) -> Text:
@@ -127,8 +95,8 @@ CONFLICT_COLUMNS = (
 )
 
 
-def left_text(plan: SyncPlan) -> Text:
-    open_ = plan.open_conflicts
+def left_text(conflicts: tuple[Conflict, ...], waiting: int) -> Text:
+    open_ = [c for c in conflicts if c.open]
     red = sum(1 for c in open_ if c.flag == "red")
     t = Text(end="", no_wrap=True, overflow="ellipsis")
     if not open_:
@@ -136,14 +104,13 @@ def left_text(plan: SyncPlan) -> Text:
     else:
         t.append(f"{len(open_):,} left to decide", style="bold")
         t.append(f" ({red} red, {len(open_) - red} orange) · ")
-    t.append(f"{plural(len(plan.of('conflict')), 'person', 'people')} wait, the rest syncs",
-             style="dim")
+    t.append(f"{plural(waiting, 'person', 'people')} wait, the rest syncs", style="dim")
     return t
 
 
-class ConflictsScreen(WizardScreen[None]):
+class ConflictsScreen(FactsyncScreen[None]):
     TITLE_TEXT = "Conflicts"
-    STEP = "Conflicts"
+    STEP = StepId.CONFLICTS
     HELP = """\
 # Conflicts
 
@@ -153,18 +120,20 @@ Nothing is resolved silently: one email belongs to one account. Each row is a co
 - **orange**: a secondary member: can wait.
 - **done**: decided (your decision is saved and used by every later sync).
 
-**Enter** opens the choices (give the email to one person, use the second email, skip...).
+**Enter** opens the choices of the highlighted conflict (give the email to one person, use the
+second email, skip...). **b** decides every open conflict of a kind at once (it says how many
+and asks first). **u** takes the latest decision back, a single one or one by kind.
 People in a conflict wait; everyone else syncs. **n** goes on to the preview.
 """
-    EXPLAIN = (
-        "These people cannot get an account yet: two share one email, an email is missing or "
-        "already used. Press Enter on a row to decide; decisions are remembered for next time. "
-        "Everyone else syncs anyway."
-    )
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the review"),
-        Binding("n", "next", "Next: preview", id="next", tooltip="Go on to the preview"),
+        Binding("enter", "decide", "Decide", id="conflicts.decide",
+                tooltip="Choose how the highlighted conflict is resolved"),
+        Binding("b", "bulk", "By kind", id="conflicts.bulk",
+                tooltip="Decide every open conflict of a kind at once"),
+        Binding("u", "undo", "Undo", id="conflicts.undo", tooltip="Take the latest decision back"),
+        Binding("n", "next", "Next", id="next", tooltip="Go on to the preview"),
     ]
 
     ready: reactive[bool] = reactive(False, bindings=True)
@@ -172,36 +141,46 @@ People in a conflict wait; everyone else syncs. **n** goes on to the preview.
     def __init__(self, services: Services, site: str) -> None:
         super().__init__(services, site)
         self.plan: SyncPlan | None = None
+        self.conflicts: tuple[Conflict, ...] = ()
+        self._replan_timer: Timer | None = None
 
     def body(self) -> ComposeResult:
         yield Static(Text("Planning…", style="dim"), id="conflicts-left", classes="totals")
-        yield LazyTable(CONFLICT_COLUMNS, conflict_cells, id="conflicts",
+        yield LazyTable(CONFLICT_COLUMNS, conflict_cells, id="conflicts", select_on_enter=False,
                         empty="No conflicts: every matching person has an email of their own.")
         yield Static(id="conflict-detail", classes="detail")
 
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#conflicts", LazyTable).focus()
-        if self.flow.plan is not None:
-            self._show(self.flow.plan)
-        else:
-            self.replan()
+        self.with_plan(self._show)
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def replan(self) -> None:
-        self.plan_then(self._show)
+        self.flow.forget_plan()
+        self.with_plan(self._show)
+
+    def _replan_soon(self) -> None:
+        """Plan again once the admin pauses: each decision answers at once, the truth follows."""
+        self.flow.forget_plan()
+        if self._replan_timer is not None:
+            self._replan_timer.stop()
+        self._replan_timer = self.set_timer(REPLAN_DELAY, self.replan)
 
     def _show(self, plan: SyncPlan) -> None:
         self.plan = plan
-        self.query_one("#conflicts", LazyTable).set_rows(list(plan.conflicts))
-        self.query_one("#conflicts-left", Static).update(left_text(plan))
+        self._rows(plan.conflicts)
         self.ready = True
+
+    def _rows(self, conflicts: tuple[Conflict, ...]) -> None:
+        self.conflicts = conflicts
+        self.query_one("#conflicts", LazyTable).set_rows(list(conflicts))
+        waiting = len(self.plan.of("conflict")) if self.plan is not None else 0
+        self.query_one("#conflicts-left", Static).update(left_text(conflicts, waiting))
         self._detail()
 
     @on(LazyTable.Highlighted, "#conflicts")
     def _detail(self) -> None:
-        table = self.query_one("#conflicts", LazyTable)
-        c = table.current
+        c = self.query_one("#conflicts", LazyTable).current
         box = self.query_one("#conflict-detail", Static)
         if not isinstance(c, Conflict):
             box.update("")
@@ -214,14 +193,19 @@ People in a conflict wait; everyone else syncs. **n** goes on to the preview.
         t.append_text(safe_text(c.message, 400, wrap=True))
         box.update(t)
 
-    @on(LazyTable.Selected, "#conflicts")
-    def _selected(self, event: LazyTable.Selected) -> None:
-        c = self.query_one("#conflicts", LazyTable).current
-        if isinstance(c, Conflict):
-            self.decide(c)
+    def _decided(self, keys: set[str], label: str) -> None:
+        """Show the decision at once (gray), then plan again in the background."""
+        self._rows(tuple(replace(c, flag="gray", decision=label) if c.key in keys else c
+                         for c in self.conflicts))
+        self._replan_soon()
 
-    def decide(self, c: Conflict) -> None:
-        options = choices_for(c)
+    # --- one conflict -------------------------------------------------------------------------
+
+    def action_decide(self) -> None:
+        c = self.query_one("#conflicts", LazyTable).current
+        if not isinstance(c, Conflict):
+            return
+        options = c.options
         if not options:
             self.notify("This conflict has no choice here: change the data in FACTS.",
                         severity="warning")
@@ -232,39 +216,70 @@ People in a conflict wait; everyone else syncs. **n** goes on to the preview.
             body.append_text(safe_text(c.decision, 200))
 
         def chosen(index: int | None) -> None:
-            if index is not None:
-                self._save(options[index].args)
+            if index is None:
+                return
+            choice = options[index]
+            label = decision_label(choice.decision())
+            self.run_core(self.core.decide, self.flow.site, choice,
+                          then=lambda _: self._decided({c.key}, label), group="decide")
 
         self.app.push_screen(
-            ChoiceScreen(
-                f"Decide: {KIND_WORDS.get(c.kind, c.kind)}",
-                body,
-                [o.label for o in options],
-                disabled=[not o.possible for o in options],
-            ),
+            ChoiceDialog(f"Decide: {KIND_WORDS.get(c.kind, c.kind)}", body,
+                         [choice_label(o) for o in options],
+                         disabled=[not o.possible for o in options]),
             chosen,
         )
 
-    @work(thread=True, exclusive=True, group="decide", exit_on_error=False)
-    def _save(self, args: dict[str, Any]) -> None:
-        try:
-            service.decide(self.services.store, self.flow.site, **args)
-        except SiteError as err:
-            self.app.call_from_thread(self.notify, error_text(err), severity="error",
-                                      markup=False)
+    # --- by kind, and undo --------------------------------------------------------------------
+
+    def action_bulk(self) -> None:
+        bulks = bulk_decisions(self.conflicts)
+        if not bulks:
+            self.notify("No open conflict can be decided by kind.", severity="warning")
             return
-        self.flow.forget_plan()
-        self.app.call_from_thread(self.notify, "Decision saved.")
-        self.app.call_from_thread(self.replan)
+
+        def chosen(index: int | None) -> None:
+            if index is not None:
+                self._confirm_bulk(bulks[index])
+
+        self.app.push_screen(
+            ChoiceDialog("Decide by kind",
+                         Text("One answer for every open conflict of a kind. You are asked to "
+                              "confirm, and u takes it back."),
+                         [Text(b.summary()) for b in bulks]),
+            chosen,
+        )
+
+    def _confirm_bulk(self, bulk: BulkDecision) -> None:
+        keys = set(bulk.keys)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_core(self.core.decide_bulk, self.flow.site, bulk,
+                              then=lambda _: self._decided(keys, bulk.summary()),
+                              group="decide")
+
+        body = Text(f"{bulk.label[:1].upper()}{bulk.label[1:]}: {bulk.count:,} {bulk.unit}.\n\n"
+                    "Each is saved like a decision of its own and used by every later sync; u "
+                    "takes them all back at once.")
+        self.app.push_screen(
+            ConfirmDialog("Decide by kind?", body, yes=f"Decide {bulk.count:,}"), answered)
+
+    def action_undo(self) -> None:
+        def undone(label: str | None) -> None:
+            if label is None:
+                self.notify("No decision to take back.", severity="warning")
+                return
+            self.notify(f"Taken back: {label}.", markup=False)
+            self.replan()
+
+        self.run_core(self.core.undo_decision, self.flow.site, then=undone, group="decide")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "next":
+        if action in ("next", "bulk", "decide", "undo"):
             return True if self.ready else None
         return True
 
     def action_next(self) -> None:
-        if not self.ready:
-            return
-        screen = navigation.screen_for(self.services, self.flow.site, "preview")
-        if screen is not None:
-            self.app.push_screen(screen)
+        if self.ready:
+            self.next_step()

@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Select, Static
 
-from core.connection import (
-    DEFAULT_BASE_URL,
-    ConnectionInfo,
-    check_connection,
-    connection_info,
-    mask_key,
-    save_connection,
-)
-from core.facts.errors import FactsError
+from core.connection import DEFAULT_BASE_URL, ConnectionInfo, mask_key
 from core.facts.plans import PLANS, SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
-from core.sites import SiteError, get_site, require_advanced
-from tui import navigation
-from tui.screens.base import WizardScreen
-from tui.services import Services, ago, error_text
+from tui.flow import StepId
+from tui.screens.base import FactsyncScreen
+from tui.services import Services, ago
 from tui.widgets.safe_text import safe_text
 
 WRITE_CONSEQUENCE = (
@@ -38,12 +28,6 @@ READ_CONSEQUENCE = (
     "factsync cannot read the roster: set People to Read (or Write) in FACTS under "
     "System > Configuration > API Configuration"
 )
-
-
-@dataclass(frozen=True)
-class Loaded:
-    plan: str
-    info: ConnectionInfo | None
 
 
 def permissions_text(info: ConnectionInfo | None, now: datetime) -> Text:
@@ -73,9 +57,9 @@ def permissions_text(info: ConnectionInfo | None, now: datetime) -> Text:
     return t
 
 
-class ConnectScreen(WizardScreen[None]):
+class ConnectScreen(FactsyncScreen[None]):
     TITLE_TEXT = "Connect to FACTS"
-    STEP = "Connect"
+    STEP = StepId.CONNECT
     HELP = """\
 # Connect
 
@@ -90,12 +74,6 @@ factsync reads the roster from the school's **FACTS SIS** with two keys:
 **Check** asks FACTS what the key may do, without changing anything: *People read* is needed to
 roster; *People write* is needed to send approved hours back to FACTS.
 """
-    EXPLAIN = (
-        "Connect: paste the school's FACTS API key. factsync checks it without changing anything "
-        "and shows what it may do: reading people is needed to roster, writing people is needed "
-        "to send approved hours back."
-    )
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to Home"),
         Binding("f5", "check", "Check", id="connect.check",
@@ -139,15 +117,12 @@ roster; *People write* is needed to send approved hours back to FACTS.
         super().on_mount()
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
-        site = get_site(self.services.store, self.flow.site)
-        loaded = Loaded(site.plan, connection_info(site))
-        self.app.call_from_thread(self._loaded, loaded)
+        self.run_core(self.core.connection, self.flow.site, then=self._loaded)
 
-    def _loaded(self, loaded: Loaded) -> None:
-        self.plan = loaded.plan
-        info = self.info = loaded.info
+    def _loaded(self, loaded: tuple[str, ConnectionInfo | None]) -> None:
+        self.plan, info = loaded
+        self.info = info
         with self.prevent(Input.Changed):
             self._fill(info)
 
@@ -163,9 +138,9 @@ roster; *People write* is needed to send approved hours back to FACTS.
             self.checked_ok = bool(info.people_read)
         else:
             api.placeholder = "paste the key from FACTS"
-            sub.placeholder = "from configuration" if self.services.subscription_key else "paste"
-        if self.services.subscription_key and info is None:
-            sub.value = self.services.subscription_key
+            sub.placeholder = "from configuration" if self.core.subscription_key else "paste"
+        if self.core.subscription_key and info is None:
+            sub.value = self.core.subscription_key
             note.append("The subscription key comes from FACTSYNC_SUBSCRIPTION_KEY.\n", style="dim")
         if info is not None and info.is_sandbox:
             api.value = SANDBOX_API_KEY
@@ -226,25 +201,9 @@ roster; *People write* is needed to send approved hours back to FACTS.
         self.query_one("#permissions", Static).update(Text("Checking with FACTS…", style="dim"))
         self._check(base, api or None, sub or None, plan)
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def _check(self, base: str, api: str | None, sub: str | None, plan: str) -> None:
-        store = self.services.store
-        try:
-            site = get_site(store, self.flow.site)
-            require_advanced(site)
-            if api is not None:
-                if sub is None:
-                    raise SiteError("Enter the subscription key too.")
-                save_connection(store, site, base_url=base, api_key=api, subscription_key=sub,
-                                plan=plan)
-            transport = self.services.transport
-            self.services.run_async(lambda: check_connection(store, site, transport=transport))
-            info = connection_info(site)
-        except (FactsError, SiteError) as err:
-            site = get_site(store, self.flow.site)
-            self.app.call_from_thread(self._failed, error_text(err), connection_info(site))
-            return
-        self.app.call_from_thread(self._checked, info)
+        self.run_core(self.core.check_connection, self.flow.site, base, api, sub, plan,
+                      then=self._checked, failed=self._failed)
 
     def _checked(self, info: ConnectionInfo | None) -> None:
         self.busy = False
@@ -260,11 +219,15 @@ roster; *People write* is needed to send approved hours back to FACTS.
             self.set_focus(None)
             self.notify("Connected. Press Enter to go on.")
 
-    def _failed(self, message: str, info: ConnectionInfo | None) -> None:
+    def _failed(self, message: str) -> None:
         self.busy = False
-        self.info = info
         self.checked_ok = False
         self._show_error(message)
+
+        def keep(loaded: tuple[str, ConnectionInfo | None]) -> None:
+            self.info = loaded[1]  # a failing check never replaces a working key
+
+        self.run_core(self.core.connection, self.flow.site, then=keep, group="connect-reload")
 
     def _show_error(self, message: str) -> None:
         t = Text("Not connected: ", style="bold red", end="")
@@ -272,9 +235,6 @@ roster; *People write* is needed to send approved hours back to FACTS.
         self.query_one("#permissions", Static).update(t)
 
     def action_next(self) -> None:
-        if not self.checked_ok:
-            return
-        screen = navigation.screen_for(self.services, self.flow.site, "kind")
-        if screen is not None:
-            self.app.push_screen(screen)
+        if self.checked_ok:
+            self.next_step()
 

@@ -6,111 +6,34 @@ each has, so nothing is typed. The count of matching students updates as boxes a
 
 from __future__ import annotations
 
-import re
-from collections import Counter, defaultdict
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from core.roster import Roster
-from core.sites import SiteError
-from core.sync import service
-from core.sync.relationships import normalize_relationship
-from core.sync.selection import select
+from core.sync.criteria import (
+    Choice,
+    CriteriaCount,
+    CriteriaOptions,
+    count_criteria,
+    criteria_options,
+)
 from core.sync.setup import RELATIONSHIP_GROUPS, Criteria, ParentRules, SetupDoc
-from tui import navigation
-from tui.screens.base import WizardScreen
-from tui.services import Services, error_text, plural
-from tui.widgets.safe_text import clean_display, safe_text
-
-GROUP_LABELS = {
-    "mother": "Mother",
-    "father": "Father",
-    "stepmother": "Stepmother",
-    "stepfather": "Stepfather",
-    "guardian": "Guardian",
-    "grandparent": "Grandparent",
-    "other": "Other",
-}
+from tui.flow import StepId
+from tui.screens.base import FactsyncScreen
+from tui.services import Services, plural
+from tui.widgets.safe_text import safe_text
 
 
-@dataclass(frozen=True)
-class Choice:
-    value: str
-    label: str
-    count: int
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class CriteriaOptions:
-    schools: tuple[Choice, ...]
-    statuses: tuple[Choice, ...]
-    grades: tuple[Choice, ...]
-    relationships: tuple[Choice, ...]
-
-
-_EARLY = {"nur": -3, "n": -3, "ps": -3, "pk": -2, "prek": -2, "tk": -1, "k": 0, "kg": 0, "kdg": 0}
-
-
-def grade_order(grade: str) -> tuple[int, str]:
-    """Grades in school order: nursery, pre-K, K, then 1..12 (however they are spelled)."""
-    key = re.sub(r"[^a-z0-9]", "", grade.casefold())
-    if key in _EARLY:
-        return (_EARLY[key], key)
-    digits = re.sub(r"\D", "", key)
-    if digits:
-        return (int(digits), key)
-    return (100, key)
-
-
-def criteria_options(roster: Roster) -> CriteriaOptions:
-    """The values this school uses, counted per student (relationships per parent link)."""
-    names = {
-        (s.schoolCode or "").strip(): clean_display(s.schoolName) for s in roster.schools
-    }
-    schools: Counter[str] = Counter()
-    statuses: Counter[str] = Counter()
-    grades: Counter[str] = Counter()
-    for st in roster.students:
-        schools[(st.schoolCode or "").strip()] += 1
-        if st.school is not None:
-            statuses[(st.school.status or "").strip()] += 1
-            grades[(st.school.gradeLevel or "").strip()] += 1
-    spellings: dict[str, Counter[str]] = defaultdict(Counter)
-    for link in roster.parent_links:
-        group = normalize_relationship(link.relationship, grandparent_flag=bool(link.grandparent))
-        spellings[group][clean_display(link.relationship) or "blank"] += 1
-    return CriteriaOptions(
-        schools=tuple(
-            Choice(code, code, n, names.get(code, ""))
-            for code, n in sorted(schools.items())
-            if code
-        ),
-        statuses=tuple(
-            Choice(status, status, n)
-            for status, n in sorted(statuses.items(), key=lambda kv: (-kv[1], kv[0]))
-            if status
-        ),
-        grades=tuple(
-            Choice(grade, grade, n)
-            for grade, n in sorted(grades.items(), key=lambda kv: grade_order(kv[0]))
-            if grade
-        ),
-        relationships=tuple(
-            Choice(group, GROUP_LABELS[group], sum(spellings[group].values()),
-                   ", ".join(s for s, _ in spellings[group].most_common(3)))
-            for group in RELATIONSHIP_GROUPS
-            if group in spellings
-        ),
-    )
+def _rules(doc: SetupDoc) -> tuple[object, ...]:
+    """What the selection depends on (no relationship filter = every relationship)."""
+    rel = doc.parents.relationships
+    return (doc.kind, doc.criteria, tuple(sorted(rel if rel is not None else RELATIONSHIP_GROUPS)))
 
 
 def _prompt(choice: Choice, width: int = 40) -> Text:
@@ -122,9 +45,9 @@ def _prompt(choice: Choice, width: int = 40) -> Text:
     return t
 
 
-class CriteriaScreen(WizardScreen[None]):
+class CriteriaScreen(FactsyncScreen[None]):
     TITLE_TEXT = "Criteria"
-    STEP = "Criteria"
+    STEP = StepId.CRITERIA
     HELP = """\
 # Criteria
 
@@ -138,12 +61,6 @@ Which students match, in the words this school uses in FACTS (read from FACTS, n
 
 Space ticks a box, Tab moves between lists, Enter saves and goes on to the review.
 """
-    EXPLAIN = (
-        "Choose which students count: schools, enrollment status, grade levels, as this school "
-        "names them in FACTS. For parents, also which relationships count. The count at the "
-        "bottom updates as you tick."
-    )
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the roster kind"),
         Binding("enter", "next", "Next", id="next", tooltip="Save the criteria and review",
@@ -177,13 +94,11 @@ Space ticks a box, Tab moves between lists, Enter saves and goes on to the revie
             self.query_one(f"#{key}", SelectionList).border_title = title
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
         roster = self.flow.roster
         assert roster is not None
-        setup = service.require_setup(self.services.store, self.flow.site)
-        options = criteria_options(roster)
-        self.app.call_from_thread(self._loaded, setup, options)
+        self.run_core(lambda: (self.core.setup(self.flow.site), criteria_options(roster)),
+                      then=lambda loaded: self._loaded(*loaded))
 
     def _loaded(self, setup: SetupDoc, options: CriteriaOptions) -> None:
         self.setup = setup
@@ -248,19 +163,21 @@ Space ticks a box, Tab moves between lists, Enter saves and goes on to the revie
         self.query_one("#criteria-count", Static).update(Text("Counting…", style="dim"))
         self._count(self._draft())
 
-    @work(thread=True, exclusive=True, group="criteria-count", exit_on_error=False)
     def _count(self, draft: SetupDoc) -> None:
         roster = self.flow.roster
         assert roster is not None
-        sel = select(roster, draft)
+        self.run_core(count_criteria, roster, draft, then=self._counted, group="criteria-count")
+
+    def _counted(self, count: CriteriaCount) -> None:
+        self.flow.counted = count
         t = Text(end="")
-        t.append(f"{plural(sel.matched_students, 'student')} match", style="bold")
-        if draft.kind == "parents":
-            t.append(f" · {plural(len(sel.candidates), 'parent')} before the review")
+        t.append(f"{plural(count.matched_students, 'student')} match", style="bold")
+        if count.setup.kind == "parents":
+            t.append(f" · {plural(count.candidates, 'parent')} before the review")
         else:
-            t.append(f" · {plural(len(sel.candidates), 'student')} to roster")
-        t.append(f"  (FACTS lists {sel.enrolled_students:,} enrolled)", style="dim")
-        self.app.call_from_thread(self.query_one("#criteria-count", Static).update, t)
+            t.append(f" · {plural(count.candidates, 'student')} to roster")
+        t.append(f" · FACTS lists {count.enrolled_students:,} enrolled", style="dim")
+        self.query_one("#criteria-count", Static).update(t)
 
     def action_next(self) -> None:
         if self.setup is None:
@@ -269,29 +186,14 @@ Space ticks a box, Tab moves between lists, Enter saves and goes on to the revie
         if not draft.criteria.statuses:
             self.notify("Tick at least one status.", severity="warning")
             return
-        self._save(draft)
+        self.run_core(self.core.save_criteria, self.flow.site, draft, then=self._saved,
+                      group="criteria-save")
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
-    def _save(self, draft: SetupDoc) -> None:
-        try:
-            service.save_setup(
-                self.services.store,
-                self.flow.site,
-                schools=list(draft.criteria.schools),
-                statuses=list(draft.criteria.statuses),
-                grades=list(draft.criteria.grades),
-                relationships=(list(draft.parents.relationships)
-                               if draft.parents.relationships is not None
-                               else list(RELATIONSHIP_GROUPS)) if draft.kind == "parents" else None,
-            )
-        except SiteError as err:
-            self.app.call_from_thread(self.notify, error_text(err), severity="error",
-                                      markup=False)
-            return
-        self.flow.forget_plan()
-        self.app.call_from_thread(self._go)
-
-    def _go(self) -> None:
-        screen = navigation.screen_for(self.services, self.flow.site, "review")
-        if screen is not None:
-            self.app.push_screen(screen)
+    def _saved(self, saved: SetupDoc) -> None:
+        flow = self.flow
+        counted = flow.counted
+        flow.forget_plan()
+        flow.review = None
+        if counted is not None and _rules(counted.setup) != _rules(saved):
+            flow.counted = None  # counted for another draft: the review selects afresh
+        self.next_step()

@@ -6,26 +6,28 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
-from tui.screens.base import WizardScreen
+from tui.flow import StepId
+from tui.screens.base import FactsyncScreen
 from tui.services import Services
 from tui.widgets.lazy_table import CellsFn, Column, LazyTable
+from tui.widgets.safe_text import safe_text
 
 
-class DrillScreen(WizardScreen[None]):
+class DrillScreen(FactsyncScreen[None]):
     """A filterable table of rows; Escape returns to the screen it was opened from."""
 
+    STEP = StepId.DETAILS
     TITLE_TEXT = "Details"
     HELP = """\
 # Details
 
 The rows behind a number, each with its reason. Type **/** to filter, Escape to go back.
 """
-    EXPLAIN = "These are the people behind the number you opened, each with the reason."
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back", tooltip="Back"),
         Binding("slash", "filter", "Filter", id="drill.filter", tooltip="Filter the rows"),
@@ -60,11 +62,26 @@ The rows behind a number, each with its reason. Type **/** to filter, Escape to 
         yield Input(placeholder="filter…", id="drill-filter", classes="filter")
         yield LazyTable(self.columns, self.cells, self.all_rows, id="drill-table",
                         empty="Nothing here.")
+        yield Static(id="drill-detail", classes="detail")
 
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#drill-filter", Input).display = False
         self.query_one(LazyTable).focus()
+        self._detail()
+
+    @on(LazyTable.Highlighted)
+    def _detail(self) -> None:
+        """The highlighted row in full (the table cuts long reasons)."""
+        row = self.query_one(LazyTable).current
+        text = Text(end="")
+        if row is not None:
+            for i, cell in enumerate(self.cells(row)):
+                plain = cell.plain if isinstance(cell, Text) else str(cell)
+                if plain:
+                    text.append(" · " if i and text.plain else "")
+                    text.append(plain, style="bold" if i == 0 else "")
+        self.query_one("#drill-detail", Static).update(safe_text(text.plain, 400, wrap=True))
 
     def action_filter(self) -> None:
         box = self.query_one("#drill-filter", Input)

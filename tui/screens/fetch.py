@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
-from textual.worker import Worker, get_current_worker
+from textual.worker import Worker
 
-from core.facts.errors import FactsError
-from core.facts.fetch import FetchProgress
-from core.roster import Roster
-from core.sites import SiteError
-from core.sync import service
-from tui import navigation
-from tui.screens.base import WizardScreen
-from tui.services import Cancelled, Services, error_text, plural
+from core.sync.criteria import enrolled_count
+from core.workspace import CancelToken, ReadResult
+from tui.flow import StepId
+from tui.screens.base import FactsyncScreen
+from tui.services import Services, plural
 from tui.widgets.safe_text import safe_text
+
+if TYPE_CHECKING:
+    from core.facts.fetch import FetchProgress
+    from core.roster import Roster
 
 STEPS = {
     "parents": ("students", "parent links", "people", "family memberships", "families", "done"),
@@ -36,9 +36,7 @@ class Progressed(Message):
 
 
 def roster_summary(roster: Roster) -> Text:
-    enrolled = sum(
-        1 for s in roster.students if s.school and (s.school.status or "").strip() == "Enrolled"
-    )
+    enrolled = enrolled_count(roster)
     t = Text(end="")
     t.append("Read from FACTS: ", style="bold")
     t.append(f"{plural(len({s.studentId for s in roster.students}), 'student')} "
@@ -50,9 +48,9 @@ def roster_summary(roster: Roster) -> Text:
     return t
 
 
-class FetchScreen(WizardScreen[None]):
+class FetchScreen(FactsyncScreen[None]):
     TITLE_TEXT = "Read from FACTS"
-    STEP = "Read"
+    STEP = StepId.READ
     HELP = """\
 # Read from FACTS
 
@@ -62,11 +60,6 @@ shows the requests made, the records received and any waits FACTS asked for (rat
 
 Nothing is changed, here or in FACTS. **Escape** cancels the read.
 """
-    EXPLAIN = (
-        "factsync is reading the school's students (and for a parents site their parents and "
-        "families) from FACTS. Nothing changes anywhere. Escape cancels."
-    )
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Cancel", id="back", tooltip="Cancel the read and go back"),
         Binding("enter", "next", "Next", id="next", tooltip="Go on"),
@@ -75,12 +68,13 @@ Nothing is changed, here or in FACTS. **Escape** cancels the read.
 
     done: reactive[bool] = reactive(False, bindings=True)
 
-    def __init__(self, services: Services, site: str, *, then: str = "criteria") -> None:
+    def __init__(self, services: Services, site: str, *, then: StepId = StepId.CRITERIA) -> None:
         super().__init__(services, site)
         self.then = then
         self.kind = "parents"
         self.seen_steps: list[str] = []
-        self.worker: Worker[None] | None = None
+        self.worker: Worker[ReadResult] | None = None
+        self.cancel = CancelToken()
 
     def body(self) -> ComposeResult:
         yield Static(Text("Reading from FACTS…", style="bold"), id="fetch-title")
@@ -97,36 +91,16 @@ Nothing is changed, here or in FACTS. **Escape** cancels the read.
         self.seen_steps = []
         self.query_one("#fetch-title", Static).update(Text("Reading from FACTS…", style="bold"))
         self.query_one("#fetch-bar", ProgressBar).update(progress=0)
-        self._counts(FetchProgress("starting", 0, 0, 0))
-        self.worker = self.read()
+        self._counts(None)
+        self.cancel = CancelToken()
+        self.run_core(self.core.setup, self.flow.site, then=lambda setup: self._kind(setup.kind),
+                      group="fetch-kind")
+        self.worker = self.run_core(self.core.read, self.flow.site, self.post_progress,
+                                    self.cancel, then=self._finished, failed=self._failed)
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
-    def read(self) -> None:
-        worker = get_current_worker()
-        store = self.services.store
-        try:
-            setup = service.require_setup(store, self.flow.site)
-            self.app.call_from_thread(self._kind, setup.kind)
-            roster = self.services.run_async(
-                lambda: service.fetch(
-                    store, self.flow.site, self.post_message_progress,
-                    transport=self.services.transport,
-                ),
-                cancelled=lambda: worker.is_cancelled,
-            )
-        except Cancelled:
-            return
-        except (FactsError, SiteError) as err:
-            self.app.call_from_thread(self._failed, error_text(err))
-            return
-        flow = self.flow
-        flow.roster = roster
-        flow.forget_plan()
-        self.app.call_from_thread(self._finished, roster)
-
-    def post_message_progress(self, progress: Any) -> None:
-        if isinstance(progress, FetchProgress):
-            self.post_message(Progressed(progress))
+    def post_progress(self, progress: FetchProgress) -> None:
+        """Called on the read's thread: hand the figures to the screen as a message."""
+        self.post_message(Progressed(progress))
 
     def _kind(self, kind: str) -> None:
         self.kind = kind
@@ -142,28 +116,33 @@ Nothing is changed, here or in FACTS. **Escape** cancels the read.
             self.query_one("#fetch-bar", ProgressBar).update(progress=len(self.seen_steps))
         self._counts(p)
 
-    def _counts(self, p: FetchProgress) -> None:
+    def _counts(self, p: FetchProgress | None, requests: int | None = None) -> None:
         step = Text("Step: ", style="bold", end="")
-        step.append("starting" if p.step == "starting" else f"{p.step} read")
+        step.append("starting" if p is None or p.step == "starting" else f"{p.step} read")
         self.query_one("#fetch-step", Static).update(step)
+        waits = p.rate_limit_waits if p else 0
         t = Text(end="")
         t.append(f"{'Requests made':<18}", style="bold")
-        t.append(f"{p.requests:,}\n")
+        t.append(f"{requests if requests is not None else (p.requests if p else 0):,}\n")
         t.append(f"{'Records received':<18}", style="bold")
-        t.append(f"{p.records:,}\n")
+        t.append(f"{p.records if p else 0:,}\n")
         t.append(f"{'Rate-limit waits':<18}", style="bold")
-        t.append(f"{p.rate_limit_waits:,}")
-        if p.rate_limit_waits:
+        t.append(f"{waits:,}")
+        if waits:
             t.append("  (FACTS asked factsync to slow down; it waits and goes on)", style="dim")
         self.query_one("#fetch-counts", Static).update(t)
 
-    def _finished(self, roster: Roster) -> None:
+    def _finished(self, read: ReadResult) -> None:
+        roster = read.roster
+        self.flow.read(roster)
         self.done = True
         bar = self.query_one("#fetch-bar", ProgressBar)
         bar.update(total=1, progress=1)
         title = roster_summary(roster)
         title.append("\nPress Enter to go on.", style="dim")
         self.query_one("#fetch-title", Static).update(title)
+        # the final figures, from the read itself: a late progress message never disagrees
+        self._counts(read.progress, roster.requests)
         self.query_one("#fetch-step", Static).update(Text("Step: done"))
         self.set_focus(None)
 
@@ -182,13 +161,10 @@ Nothing is changed, here or in FACTS. **Escape** cancels the read.
 
     def action_back(self) -> None:
         if self.worker is not None and not self.worker.is_finished:
-            self.worker.cancel()
+            self.cancel.cancel()
             self.notify("Read cancelled: nothing was changed.")
         self.dismiss()
 
     def action_next(self) -> None:
-        if not self.done:
-            return
-        screen = navigation.screen_for(self.services, self.flow.site, self.then)
-        if screen is not None:
-            self.app.switch_screen(screen)
+        if self.done:
+            self.open_step(self.then, replace=True)

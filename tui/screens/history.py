@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Static
 
-from core.sync.service import RunSummary, SyncError, changes_of, history, undo
-from store import Store
-from store.models import Account, Site
-from tui.screens.side_common import Col, ConfirmScreen, FitTable, SideScreen, num, when
+from tui.dialogs import ConfirmDialog
+from tui.flow import StepId
+from tui.screens.base import RELOAD, FactsyncScreen
+from tui.screens.hours import when
+from tui.services import Services
+from tui.widgets.lazy_table import Column, LazyTable
 from tui.widgets.safe_text import clean_display, safe_text
+
+if TYPE_CHECKING:
+    from core.sync.service import RunSummary
+    from core.workspace import RunChanges
 
 __all__ = ["CHANGE_CAP", "HistoryScreen", "change_summary", "counts_summary"]
 
@@ -23,18 +29,18 @@ CHANGE_CAP = 500
 """Changes of one run shown at once (a first sync may add thousands)."""
 
 RUN_COLUMNS = (
-    Col("run", "Run", width=4, justify="right"),
-    Col("when", "When (UTC)", width=16),
-    Col("kind", "Kind", width=5),
-    Col("counts", "What changed", ratio=1),
-    Col("changes", "Rows", width=5, justify="right"),
-    Col("state", "State", width=8),
+    Column("Run", width=4, justify="right", min_width=3),
+    Column("When (UTC)", width=16),
+    Column("Kind", width=5, min_width=4),
+    Column("What changed", ratio=1),
+    Column("Rows", width=5, justify="right", min_width=4),
+    Column("State", width=8),
 )
 CHANGE_COLUMNS = (
-    Col("account", "Account", ratio=2),
-    Col("action", "Action", width=10),
-    Col("reason", "Reason", ratio=2, hide_below=90),
-    Col("diff", "Before → after", ratio=4),
+    Column("Account", ratio=2),
+    Column("Action", width=10),
+    Column("Reason", ratio=2, hide_below=90),
+    Column("Before → after", ratio=4),
 )
 
 _FIELDS = ("email", "first_name", "last_name", "role", "status", "archived_reason", "origin",
@@ -89,24 +95,27 @@ class _Change:
     diff: str
 
 
-class HistoryScreen(SideScreen):
+class HistoryScreen(FactsyncScreen[None]):
     """The site's runs, newest first; the changes of the highlighted run; undo the latest."""
 
-    SCREEN_TITLE = "History"
-    HELP = (
-        "Every sync and merge of the site, newest first, and the undo runs. Move through the "
-        "runs with the arrows: the lower table shows the changes of the highlighted run "
-        "(the account, what was done, why, and each field before → after).\n\n"
-        "  u    undo the latest run that is not undone yet (asks first). Accounts it added "
-        "are deleted (archived when they have hours since); merges give the hours back. "
-        "Hours are never deleted.\n"
-        "  Tab  move between the runs and the changes    F5  reload    Esc  back"
-    )
+    STEP = StepId.HISTORY
+    HELP = """\
+# History
+
+Every sync and merge of the site, newest first (runs are numbered per site), and the undo
+runs. Move through the runs with the arrows: the lower table shows the changes of the
+highlighted run (the account, what was done, why, and each field before → after).
+
+- **u** undoes the latest run that is not undone yet (asks first). Accounts it added are
+  deleted (archived when they have hours since); merges give the hours back. Hours are never
+  deleted.
+- **Tab** moves between the runs and the changes.
+"""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("u", "undo", "Undo latest", id="history.undo",
                 tooltip="Revert the latest sync or merge (asks first)"),
-        Binding("f5", "reload", "Reload", id="history.reload", tooltip="Read the runs again"),
+        RELOAD,
     ]
 
     DEFAULT_CSS = """
@@ -114,25 +123,24 @@ class HistoryScreen(SideScreen):
     HistoryScreen #history-changes { height: 1fr; }
     """
 
-    def __init__(self, store: Store, site: Site | str) -> None:
-        super().__init__(store, site)
+    def __init__(self, services: Services, site: str) -> None:
+        super().__init__(services, site)
         self._runs: list[RunSummary] = []
-        self._by_id: dict[int, RunSummary] = {}
         self._shown_run: int | None = None
-        self._changes: list[_Change] = []
 
-    def compose(self) -> ComposeResult:
-        yield self.title_line()
+    def body(self) -> ComposeResult:
         yield Static(Text("Reading the runs…"), classes="side-note", id="history-note")
-        yield FitTable(RUN_COLUMNS, id="history-runs")
+        yield LazyTable(RUN_COLUMNS, self._run_cells, id="history-runs", select_on_enter=False,
+                        empty="No runs yet: a sync or a merge shows here.")
         yield Static(Text(""), classes="side-note", id="history-changes-title")
-        yield FitTable(CHANGE_COLUMNS, id="history-changes")
-        yield Static(Text(""), classes="side-line", id="history-detail")
-        yield Static(Text(""), classes="side-line", id="history-result")
-        yield Footer()
+        yield LazyTable(CHANGE_COLUMNS, self._change_cells, id="history-changes",
+                        select_on_enter=False, empty="")
+        yield Static(Text(""), classes="side-note", id="history-detail")
+        yield Static(Text(""), classes="side-note", id="history-result")
 
     def on_mount(self) -> None:
-        self.query_one("#history-runs", FitTable).focus()
+        super().on_mount()
+        self.query_one("#history-runs", LazyTable).focus()
         self.load()
 
     @property
@@ -147,25 +155,19 @@ class HistoryScreen(SideScreen):
 
     # --- runs -------------------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="history-load", exit_on_error=False)
     def load(self) -> None:
-        with self.store.db.connection_context():
-            runs = history(self.store, self.site, limit=200)
-        self.app.call_from_thread(self._loaded, runs)
+        self.run_core(self.core.history, self.flow.site, then=self._loaded, group="runs")
 
     def _loaded(self, runs: list[RunSummary]) -> None:
         self._runs = runs
-        self._by_id = {r.id: r for r in runs}
         self.refresh_bindings()
         latest = self.latest
         note = f"{len(runs)} runs" if runs else "No runs yet: a sync or a merge shows here."
         if latest is not None:
-            note += f" · u undoes run {latest.id} ({latest.kind})"
+            note += f" · u undoes run {latest.number} ({latest.kind})"
         self.query_one("#history-note", Static).update(Text(note))
         self._shown_run = None
-        self.query_one("#history-runs", FitTable).set_data(
-            [(str(r.id), self._run_cells(r)) for r in runs]
-        )
+        self.query_one("#history-runs", LazyTable).set_rows(runs)
         self._show_current()
 
     def _run_cells(self, r: RunSummary) -> list[Text]:
@@ -173,42 +175,31 @@ class HistoryScreen(SideScreen):
         if not state and self.latest is r:
             state = "latest"
         return [
-            num(r.id),
+            Text(str(r.number), justify="right"),
             Text(when(r.started_at)),
             Text(r.kind),
             safe_text(counts_summary(r.kind, r.counts)),
-            num(r.changes),
+            Text(str(r.changes), justify="right"),
             Text(state, style="yellow" if state == "undone" else "bold" if state else ""),
         ]
 
-    @on(DataTable.RowHighlighted, "#history-runs")
+    @on(LazyTable.Highlighted, "#history-runs")
     def _run_highlighted(self) -> None:
         self._show_current()
 
     def _show_current(self) -> None:
-        key = self.query_one("#history-runs", FitTable).current_key
-        run = self._by_id.get(int(key)) if key is not None else None
+        run = self.query_one("#history-runs", LazyTable).current
         if run is None:
             self.query_one("#history-changes-title", Static).update(Text(""))
-            self.query_one("#history-changes", FitTable).set_data([])
+            self.query_one("#history-changes", LazyTable).set_rows([])
             return
         if run.id != self._shown_run:
             self._shown_run = run.id
-            self.load_changes(run.id)
+            self.run_core(self.core.run_changes, run.id, CHANGE_CAP,
+                          then=lambda changes: self._changes_loaded(run, changes),
+                          group="changes")
 
     # --- changes of one run -----------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, group="history-changes", exit_on_error=False)
-    def load_changes(self, run_id: int) -> None:
-        with self.store.db.connection_context():
-            raw = changes_of(self.store, run_id)
-            ids = {c["accountId"] for c in raw[:CHANGE_CAP] if c["accountId"] is not None}
-            names = {
-                a.id: a.email or f"{a.first_name} {a.last_name}".strip()
-                for a in Account.select().where(Account.id.in_(sorted(ids)))
-            }
-        changes = [self._change(c, names) for c in raw[:CHANGE_CAP]]
-        self.app.call_from_thread(self._changes_loaded, run_id, changes, len(raw))
 
     @staticmethod
     def _change(c: dict[str, Any], names: dict[int, str]) -> _Change:
@@ -221,32 +212,28 @@ class HistoryScreen(SideScreen):
         return _Change(who, c["action"], c["reason"] or "",
                        change_summary(c["action"], before, after))
 
-    def _changes_loaded(self, run_id: int, changes: list[_Change], total: int) -> None:
-        if run_id != self._shown_run:
+    def _changes_loaded(self, run: RunSummary, loaded: RunChanges) -> None:
+        if run.id != self._shown_run:
             return
-        shown = f"showing {len(changes)} of {total}" if total > len(changes) else f"{total}"
+        changes = [self._change(c, loaded.names) for c in loaded.changes]
+        shown = (f"showing {len(changes)} of {loaded.total}" if loaded.total > len(changes)
+                 else f"{loaded.total}")
         self.query_one("#history-changes-title", Static).update(
-            Text(f"Changes of run {run_id}: {shown}")
-        )
-        self._changes = changes
-        self.query_one("#history-changes", FitTable).set_data([
-            (str(i), [safe_text(c.account), Text(c.action), safe_text(c.reason),
-                      safe_text(c.diff)])
-            for i, c in enumerate(changes)
-        ])
+            Text(f"Changes of run {run.number}: {shown}"))
+        self.query_one("#history-changes", LazyTable).set_rows(changes, keep_cursor=False)
         self._show_detail()
 
-    @on(DataTable.RowHighlighted, "#history-changes")
-    def _change_highlighted(self) -> None:
-        self._show_detail()
+    @staticmethod
+    def _change_cells(c: _Change) -> list[Text]:
+        return [safe_text(c.account), Text(c.action), safe_text(c.reason), safe_text(c.diff)]
 
+    @on(LazyTable.Highlighted, "#history-changes")
     def _show_detail(self) -> None:
         """The highlighted change in full (the table cuts long values)."""
-        key = self.query_one("#history-changes", FitTable).current_key
-        if key is None or int(key) >= len(self._changes):
+        c = self.query_one("#history-changes", LazyTable).current
+        if c is None:
             self.query_one("#history-detail", Static).update(Text(""))
             return
-        c = self._changes[int(key)]
         text = safe_text(c.account, 60, style="bold")
         text.append(f" · {c.action} · ")
         text.append_text(safe_text(c.reason, 100))
@@ -264,41 +251,29 @@ class HistoryScreen(SideScreen):
         run = self.latest
         if run is None:
             return
-        body = Text(f"Run {run.id}: {run.kind} of {when(run.started_at)} UTC, "
+        body = Text(f"Run {run.number}: {run.kind} of {when(run.started_at)} UTC, "
                     f"{run.changes} changes (")
         body.append_text(safe_text(counts_summary(run.kind, run.counts), 120))
         body.append(").\n\nEvery change of the run is reverted. Accounts it added are deleted, "
                     "or archived when they have hours since; a merge gives the hours back. "
                     "The undo is recorded as a run of its own.")
-        run_id = run.id
+        number = run.number
+
+        def undone(counts: dict[str, Any]) -> None:
+            self.query_one("#history-result", Static).update(Text(
+                f"Undid run {counts.get('undid', number)}: {counts.get('changes', 0)} changes "
+                "reverted.", style="bold green"))
+            self.load()
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.undo_latest(run_id)
+                self.run_core(self.core.undo, self.flow.site, then=undone,
+                              failed=self._undo_failed, group="undo")
 
-        self.app.push_screen(ConfirmScreen(f"Undo run {run.id}?", body, yes="Undo"), answered)
-
-    @work(thread=True, exclusive=True, group="history-undo", exit_on_error=False)
-    def undo_latest(self, run_id: int) -> None:
-        try:
-            with self.store.db.connection_context():
-                done = undo(self.store, self.site)
-                counts = done.counts
-        except SyncError as err:
-            self.app.call_from_thread(self._undo_failed, str(err))
-            return
-        self.app.call_from_thread(self._undone, run_id, counts)
+        self.app.push_screen(ConfirmDialog(f"Undo run {run.number}?", body, yes="Undo"),
+                             answered)
 
     def _undo_failed(self, message: str) -> None:
         self.query_one("#history-result", Static).update(
             Text("Undo refused: ", style="bold red") + safe_text(message, 200))
-        self.notify(clean_display(message), title="Undo", severity="error")
-
-    def _undone(self, run_id: int, counts: str) -> None:
-        import json
-
-        data = json.loads(counts or "{}")
-        self.query_one("#history-result", Static).update(Text(
-            f"Undid run {data.get('undid', run_id)}: {data.get('changes', 0)} changes reverted.",
-            style="bold green"))
-        self.load()
+        self.notify(message, title="Undo", severity="error", markup=False)

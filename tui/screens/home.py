@@ -2,70 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.connection import connection_info
-from core.sites import get_site, list_sites
-from core.sync import service
-from core.sync.setup import SetupDoc
-from core.writeback.status import SiteStatus, site_status
-from tui import navigation
-from tui.screens.base import WizardScreen
+from core.workspace import SiteCard
+from tui.dialogs import NewSite, NewSiteDialog
+from tui.flow import StepId
+from tui.screens.base import FactsyncScreen
 from tui.services import Services, ago, plural
 from tui.widgets.safe_text import safe_text
-
-
-@dataclass(frozen=True)
-class SiteCard:
-    """Everything Home shows about one site, read in one thread-worker call."""
-
-    name: str
-    plan: str
-    kind: str | None
-    archived: int
-    status: SiteStatus
-    setup: SetupDoc | None
-    last_run: service.RunSummary | None
-    api_key_hint: str | None
-    is_sandbox: bool
-
-    @property
-    def ready_to_sync(self) -> bool:
-        return self.plan == "advanced" and self.setup is not None and self.status.connected
-
-
-def load_cards(services: Services) -> list[SiteCard]:
-    """Every site's card (blocking store reads: call from a thread worker)."""
-    store = services.store
-    cards: list[SiteCard] = []
-    for summary in list_sites(store):
-        site = get_site(store, summary.name)
-        runs = [r for r in service.history(store, site, limit=20) if r.kind == "sync"]
-        info = connection_info(site)
-        cards.append(
-            SiteCard(
-                name=site.name,
-                plan=site.plan,
-                kind=site.kind,
-                archived=summary.accounts_archived,
-                status=site_status(site),
-                setup=service.load_setup(store, site),
-                last_run=runs[0] if runs else None,
-                api_key_hint=info.api_key_hint if info else None,
-                is_sandbox=info.is_sandbox if info else False,
-            )
-        )
-    return cards
 
 
 def _yes_no(value: bool | None) -> tuple[str, str]:
@@ -148,12 +101,12 @@ def card_text(card: SiteCard, now: datetime) -> Text:
     if card.setup is None:
         line("none yet: press Enter to set up step by step", "dim")
     else:
-        crit = card.setup.criteria
-        line(safe_text(f"{card.setup.kind} · {', '.join(crit.statuses) or 'any status'}", 60))
-        line(safe_text(f"grades {', '.join(crit.grades) or 'all'} · schools "
-                       f"{', '.join(crit.schools) or 'all'}", 60))
-        if card.setup.kind == "parents":
-            line(f"parents preset: {card.setup.parents.preset}")
+        setup = card.setup
+        line(safe_text(f"{setup.kind} · {', '.join(setup.statuses) or 'any status'}", 60))
+        line(safe_text(f"grades {', '.join(setup.grades) or 'all'} · schools "
+                       f"{', '.join(setup.schools) or 'all'}", 60))
+        if setup.kind == "parents":
+            line(f"parents preset: {setup.preset}")
     t.append("\n\n")
     t.append(" Enter ", style="reverse")
     t.append(" set up step by step")
@@ -165,9 +118,9 @@ def card_text(card: SiteCard, now: datetime) -> Text:
     return t
 
 
-class HomeScreen(WizardScreen[None]):
+class HomeScreen(FactsyncScreen[None]):
     TITLE_TEXT = "Sites"
-    STEP = "Home"
+    STEP = StepId.HOME
     HELP = """\
 # Home
 
@@ -178,24 +131,16 @@ Pick a site with the arrows. **Enter** walks through the setup step by step (con
 criteria, review, conflicts, preview, sync). Once a site has a saved setup, **s** (*Begin Sync →
 Sync*) reads FACTS again and applies the same choices in one go: only new conflicts wait.
 """
-    EXPLAIN = (
-        "Home lists the volunteer-hours sites. Each site rosters students or parents from FACTS. "
-        "Pick one and press Enter to set it up step by step, or s to sync it again with its "
-        "saved setup."
-    )
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Set up", id="home.open", tooltip="Walk through the setup",
                 priority=True),
         Binding("s", "resync", "Begin Sync", id="home.sync",
                 tooltip="Begin Sync → Sync: fetch, plan and apply with the saved setup"),
         Binding("n", "new_site", "New site", id="home.new", tooltip="Create a site"),
-        Binding("c", "step('connect')", "Connect", id="home.connect", show=False),
-        Binding("a", "step('accounts')", "Accounts", id="home.accounts", show=False),
-        Binding("h", "step('hours')", "Hours", id="home.hours", show=False),
-        Binding("w", "step('writeback')", "Write-back", id="home.writeback", show=False),
-        Binding("y", "step('history')", "History", id="home.history", show=False),
-        Binding("f", "step('families')", "Families", id="home.families", show=False),
+        *(Binding(key, f"step('{st.value}')", label, id=f"home.{st.value}", show=False)
+          for key, st, label in (("c", StepId.CONNECT, "Connect"), ("a", StepId.ACCOUNTS, "Accounts"),
+                                 ("h", StepId.HOURS, "Hours"), ("w", StepId.WRITEBACK, "Write-back"),
+                                 ("y", StepId.HISTORY, "History"), ("f", StepId.FAMILIES, "Families"))),
         Binding("r", "reload", "Reload", id="home.reload", show=False),
         Binding("q", "app.quit", "Quit", id="home.quit", tooltip="Leave factsync"),
     ]
@@ -225,15 +170,14 @@ Sync*) reads FACTS again and applies the same choices in one go: only new confli
     def action_reload(self) -> None:
         self.reload()
 
-    @work(thread=True, exclusive=True, group="home-load", exit_on_error=False)
     def reload(self, select: str | None = None) -> None:
-        cards = load_cards(self.services)
-        self.app.call_from_thread(self._show, cards, select)
+        self.run_core(self.core.site_cards, then=lambda cards: self._show(cards, select),
+                      group="home-load")
 
     def _show(self, cards: list[SiteCard], select: str | None) -> None:
         self.cards = cards
         options = self.query_one("#sites", OptionList)
-        keep = select or self.fs_app.site
+        keep = select or self.app_site
         options.clear_options()
         for card in cards:
             mark = "●" if card.ready_to_sync else "○"
@@ -248,7 +192,7 @@ Sync*) reads FACTS again and applies the same choices in one go: only new confli
                     "and whether it rosters students or parents.",
                 )
             )
-            self.fs_app.site = None
+            self.app_site = None
             return
         names = [c.name for c in cards]
         index = names.index(keep) if keep in names else 0
@@ -259,7 +203,7 @@ Sync*) reads FACTS again and applies the same choices in one go: only new confli
         if index is None or not (0 <= index < len(self.cards)):
             return
         card = self.cards[index]
-        self.fs_app.site = card.name
+        self.app_site = card.name
         self.site = card.name
         self.query_one("#detail", Static).update(card_text(card, self.services.now()))
         self.refresh_bindings()
@@ -288,11 +232,18 @@ Sync*) reads FACTS again and applies the same choices in one go: only new confli
             return True if card is not None and card.ready_to_sync else None
         return action != "back"
 
+    @property
+    def app_site(self) -> str | None:
+        """The site picked here: the command palette's actions apply to it."""
+        return getattr(self.app, "site", None)
+
+    @app_site.setter
+    def app_site(self, name: str | None) -> None:
+        self.app.site = name  # type: ignore[attr-defined]
+
     def action_open(self) -> None:
-        card = self.card
-        if card is None:
-            return
-        navigation.run(self.fs_app, "connect")
+        if self.card is not None:
+            self.open_step(StepId.CONNECT)
 
     def action_resync(self) -> None:
         card = self.card
@@ -302,22 +253,28 @@ Sync*) reads FACTS again and applies the same choices in one go: only new confli
             self.notify("This site has no saved setup yet: press Enter to set it up first.",
                         severity="warning")
             return
-        navigation.run(self.fs_app, "resync")
+        self.open_step(StepId.RESYNC)
 
     def action_step(self, step: str) -> None:
         if self.card is None:
             self.notify("Create a site first (n).", severity="warning")
             return
-        navigation.run(self.fs_app, step)
+        self.open_step(StepId(step))
 
-    def action_new_site(self) -> None:
-        from tui.screens.new_site import NewSite, NewSiteScreen
+    def action_new_site(self, error: str = "", initial: NewSite | None = None) -> None:
+        def created(name: str) -> None:
+            self.notify(f"Site {name!r} created.", markup=False)
+            self.app_site = name
+            self.reload(name)
 
-        def created(result: NewSite | None) -> None:
+        def answered(result: NewSite | None) -> None:
             if result is not None:
-                self.notify(f"Site {result.name!r} created.", markup=False)
-                self.fs_app.site = result.name
-                self.reload(result.name)
+                self.run_core(self.core.add_site, result.name, result.plan, result.kind,
+                              then=created,
+                              failed=lambda message: self.action_new_site(message, result))
 
-        self.app.push_screen(NewSiteScreen(self.services), created)
-
+        self.app.push_screen(
+            NewSiteDialog(name=initial.name if initial else "",
+                          kind=initial.kind if initial else None, error=error),
+            answered,
+        )

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.sites import SiteError, get_site
-from core.sync import service
-from tui import navigation
-from tui.screens.base import WizardScreen
-from tui.services import Services, error_text
+from core.workspace import KindState
+from tui.dialogs import NewSite, NewSiteDialog
+from tui.flow import StepId
+from tui.screens.base import FactsyncScreen
+from tui.services import Services
 
 KINDS = ("parents", "students")
+KEYS = {"parents": "p", "students": "s"}
 PROMPTS = {
     "parents": (
         "Parents",
@@ -35,16 +35,9 @@ PROMPTS = {
 }
 
 
-@dataclass(frozen=True)
-class KindState:
-    fixed: str | None
-    """The kind the site rosters since its first sync (cannot change)."""
-    chosen: str | None
-
-
-class KindScreen(WizardScreen[None]):
+class KindScreen(FactsyncScreen[None]):
     TITLE_TEXT = "Who to roster"
-    STEP = "Kind"
+    STEP = StepId.KIND
     HELP = """\
 # Roster kind
 
@@ -52,14 +45,10 @@ A site rosters **students** or **parents**, never both: the volunteer-hours site
 its own accounts, rules and reports. A school that wants both creates a **second site** for the
 other kind (press **n**). Once a site has synced, its kind is fixed.
 """
-    EXPLAIN = (
-        "Choose who becomes an account on this site: the students, or their parents. One site "
-        "holds one kind; press n to create a second site for the other kind."
-    )
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to Connect"),
-        Binding("enter", "next", "Next", id="next", tooltip="Save the kind and read FACTS"),
+        Binding("enter", "next", "Next", id="next", tooltip="Save the highlighted kind and read FACTS",
+                priority=True),
         Binding("p", "pick('parents')", "Parents", id="kind.parents", tooltip="Roster parents"),
         Binding("s", "pick('students')", "Students", id="kind.students",
                 tooltip="Roster students"),
@@ -81,13 +70,8 @@ other kind (press **n**). Once a site has synced, its kind is fixed.
         super().on_mount()
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
-        store = self.services.store
-        site = get_site(store, self.flow.site)
-        setup = service.load_setup(store, site)
-        state = KindState(site.kind, site.kind or (setup.kind if setup else None))
-        self.app.call_from_thread(self._loaded, state)
+        self.run_core(self.core.kind_state, self.flow.site, then=self._loaded)
 
     def _loaded(self, state: KindState) -> None:
         self.fixed = state.fixed
@@ -95,7 +79,8 @@ other kind (press **n**). Once a site has synced, its kind is fixed.
         options.clear_options()
         for kind in KINDS:
             title, text = PROMPTS[kind]
-            prompt = Text(title, style="bold", end="")
+            prompt = Text(f" {KEYS[kind]} ", style="reverse", end="")
+            prompt.append(f" {title}", style="bold")
             prompt.append("\n")
             prompt.append(text, style="dim")
             disabled = state.fixed is not None and state.fixed != kind
@@ -112,9 +97,11 @@ other kind (press **n**). Once a site has synced, its kind is fixed.
             rule.append(f"\nThis site has synced as a {state.fixed} site: its kind is fixed.",
                         style="yellow")
         self.query_one("#kind-rule", Static).update(rule)
-        self.chosen = state.chosen
-        if state.chosen in KINDS:
-            options.highlighted = KINDS.index(state.chosen)
+        # the current choice is highlighted (the first allowed one on a first visit), so Enter
+        # always has something to go on with and the footer shows it
+        chosen = state.chosen if state.chosen in KINDS else (state.fixed or KINDS[0])
+        self.chosen = chosen
+        options.highlighted = KINDS.index(chosen)
         options.focus()
 
     @on(OptionList.OptionHighlighted, "#kinds")
@@ -146,45 +133,30 @@ other kind (press **n**). Once a site has synced, its kind is fixed.
             return
         self._save(self.chosen)
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def _save(self, kind: str) -> None:
-        store = self.services.store
-        try:
-            service.save_setup(store, self.flow.site, kind=kind)
-        except SiteError as err:
-            self.app.call_from_thread(self.notify, error_text(err), severity="error",
-                                      markup=False)
-            return
+        self.run_core(self.core.save_kind, self.flow.site, kind, then=lambda _: self._go(kind))
+
+    def _go(self, kind: str) -> None:
         flow = self.flow
         if flow.roster is not None and flow.roster.kind != kind:
             flow.roster = None
         flow.forget_plan()
-        self.app.call_from_thread(self._go)
-
-    def _go(self) -> None:
-        screen = navigation.screen_for(self.services, self.flow.site, "fetch")
-        if screen is not None:
-            self.app.push_screen(screen)
+        self.next_step()
 
     def action_second_site(self) -> None:
-        from tui.screens.new_site import NewSite, NewSiteScreen
-
         other = "students" if (self.fixed or self.chosen) == "parents" else "parents"
 
-        def created(result: NewSite | None) -> None:
-            if result is None:
-                return
-            self.fs_app.site = result.name
-            self.notify(
-                f"Site {result.name!r} created for {result.kind or other}. Connect it to FACTS "
-                "next (the keys are per site).",
-                markup=False,
-            )
-            navigation.go_home(self.fs_app)
-            screen = navigation.screen_for(self.services, result.name, "connect")
-            if screen is not None:
-                self.app.push_screen(screen)
+        def created(name: str) -> None:
+            self.app.site = name  # type: ignore[attr-defined]
+            self.notify(f"Site {name!r} created for {other}. Connect it to FACTS next (the keys "
+                        "are per site).", markup=False)
+            self.navigator.go_home()
+            self.navigator.open_step(StepId.CONNECT, name)
+
+        def answered(result: NewSite | None) -> None:
+            if result is not None:
+                self.run_core(self.core.add_site, result.name, result.plan, result.kind or other,
+                              then=created)
 
         name = f"{self.flow.site} ({other})"
-        self.app.push_screen(NewSiteScreen(self.services, name=name, kind=other), created)
-
+        self.app.push_screen(NewSiteDialog(name=name, kind=other), answered)

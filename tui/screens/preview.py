@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from core.sync.plan import Action, Duplicate, PlanItem, SyncPlan
-from tui import navigation
-from tui.screens.base import WizardScreen
-from tui.screens.dialogs import ChoiceScreen, ConfirmScreen
+from core.workspace import ArchiveQuestion, archive_question
+from tui.dialogs import ChoiceDialog, ConfirmDialog
+from tui.flow import StepId
+from tui.screens.base import FactsyncScreen
 from tui.screens.drill import DrillScreen
 from tui.services import Services, plural
 from tui.widgets.lazy_table import Column, LazyTable
@@ -115,9 +116,23 @@ def archive_note(plan: SyncPlan) -> Text:
     return t
 
 
-class PreviewScreen(WizardScreen[None]):
+def archive_body(q: ArchiveQuestion, more_hint: str = "") -> Text:
+    """The mass-archive question: how many, of how many, and who (Preview and Begin Sync)."""
+    body = Text(q.headline + "\n\n", end="")
+    for name, reason in q.names:
+        body.append("• ")
+        body.append_text(safe_text(name, 30))
+        body.append(" — ")
+        body.append_text(safe_text(reason, 90, style="dim", wrap=True))
+        body.append("\n")
+    if q.more:
+        body.append(f"…and {q.more} more{more_hint}\n", style="dim")
+    return body
+
+
+class PreviewScreen(FactsyncScreen[None]):
     TITLE_TEXT = "Preview"
-    STEP = "Preview"
+    STEP = StepId.PREVIEW
     HELP = """\
 # Preview
 
@@ -131,11 +146,6 @@ move to the account you keep, the other is archived; History can undo it.
 If the sync would archive more than a safe share of the accounts it manages, you are asked to
 confirm and shown who. **s** runs the sync.
 """
-    EXPLAIN = (
-        "Nothing is written yet. These are the accounts the sync will create, merge, update or "
-        "archive. Enter shows who is behind a number. Press s to sync."
-    )
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the conflicts"),
         Binding("s", "next", "Sync", id="next", tooltip="Apply this plan"),
@@ -161,14 +171,7 @@ confirm and shown who. **s** runs the sync.
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#counts", LazyTable).focus()
-        if self.flow.plan is not None:
-            self._show(self.flow.plan)
-        else:
-            self.replan()
-
-    @work(thread=True, exclusive=True, exit_on_error=False)
-    def replan(self) -> None:
-        self.plan_then(self._show)
+        self.with_plan(self._show)
 
     def _show(self, plan: SyncPlan) -> None:
         self.plan = plan
@@ -231,7 +234,7 @@ confirm and shown who. **s** runs the sync.
             row.merge_keep = keep.email
             table.refresh()
 
-        self.app.push_screen(ChoiceScreen("Merge after the sync", body, choices), chosen)
+        self.app.push_screen(ChoiceDialog("Merge after the sync", body, choices), chosen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("next", "merge"):
@@ -242,39 +245,20 @@ confirm and shown who. **s** runs the sync.
         plan = self.plan
         if plan is None:
             return
-        if not plan.needs_confirmation:
+        question = archive_question(plan)
+        if question is None:
             self.flow.confirm_archive = False
-            self._go()
+            self.next_step()
             return
-        names = plan.of("archive")
-        body = Text(end="")
-        body.append(f"This sync would archive {plan.archive.archive_count} of "
-                    f"{plan.archive.synced_count} accounts it manages "
-                    f"({plan.archive.share:.0%}).\n", style="bold")
-        body.append("Archived accounts keep their hours and come back if they match again.\n\n")
-        for it in names[:12]:
-            body.append("• ")
-            body.append_text(safe_text(it.name, 30))
-            body.append(" — ")
-            body.append_text(safe_text(it.reason, 60, style="dim"))
-            body.append("\n")
-        if len(names) > 12:
-            body.append(f"…and {len(names) - 12} more (Enter on Archived lists them all)\n",
-                        style="dim")
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.flow.confirm_archive = True
-                self._go()
+                self.next_step()
 
         self.app.push_screen(
-            ConfirmScreen("Archive many accounts?", body,
-                          yes=f"Archive {plan.archive.archive_count}"),
+            ConfirmDialog(question.title,
+                          archive_body(question, " (Enter on Archived lists them all)"),
+                          yes=question.yes),
             answered,
         )
-
-    def _go(self) -> None:
-        screen = navigation.screen_for(self.services, self.flow.site, "sync")
-        if screen is not None:
-            self.app.push_screen(screen)
-

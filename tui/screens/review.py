@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Static
 
-from core.sites import SiteError
-from core.sync import service
 from core.sync.plan import PlanItem, SyncPlan
-from tui import navigation
-from tui.grid_source import FamilyRowsSource
-from tui.screens.base import WizardScreen
-from tui.services import Services, error_text, plural
+from core.sync.review import Change, ReviewModel, Totals
+from tui.flow import StepId
+from tui.screens.base import FactsyncScreen
+from tui.services import Services, plural
 from tui.widgets.lazy_table import Column, LazyTable
 from tui.widgets.safe_text import safe_text
-from tui.widgets.subset_grid import PRESET_KEYS, Change, SubsetGrid, Totals
+from tui.widgets.subset_grid import PRESET_KEYS, SubsetGrid
 
 ACTION_WORDS = {
     "add": ("new", "green"),
@@ -38,19 +35,19 @@ ACTION_WORDS = {
 
 
 def totals_text(t: Totals, preset: str) -> Text:
-    out = Text(end="", no_wrap=True, overflow="ellipsis")
+    out = Text(end="")
     out.append("Families ", style="bold")
     out.append(f"{t.families_importable:,} in · {t.families_excluded:,} out  ")
     out.append("Users ", style="bold")
-    out.append(f"{t.users_to_sync:,} to sync · {t.users_to_skip:,} to skip  ")
+    out.append(f"{t.users_to_sync:,} sync · {t.users_to_skip:,} skip  ")
     out.append("Preset ", style="bold")
     out.append(PRESET_KEYS.get(preset, ("", preset))[1], style="reverse")
     return out
 
 
-class ReviewParentsScreen(WizardScreen[None]):
+class ReviewParentsScreen(FactsyncScreen[None]):
     TITLE_TEXT = "Review parents"
-    STEP = "Review"
+    STEP = StepId.REVIEW
     HELP = """\
 # Review: the parent subset grid
 
@@ -65,12 +62,6 @@ One row per family, one column per parent (listed first on the left). **[x]** is
 
 The line under the grid explains the parent under the cursor. Every change is saved at once.
 """
-    EXPLAIN = (
-        "Each row is a family, each column one of its parents. Press a, m, f or c to choose "
-        "which parents count for every family; Space includes or excludes one parent. The "
-        "totals at the top update as you go."
-    )
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the criteria"),
         Binding("enter", "next", "Next", id="next", tooltip="Go on to the conflicts"),
@@ -82,9 +73,10 @@ The line under the grid explains the parent under the cursor. Every change is sa
 
     def __init__(self, services: Services, site: str) -> None:
         super().__init__(services, site)
-        self.source: FamilyRowsSource | None = None
+        self.source: ReviewModel | None = None
         self.pending: deque[Change] = deque()
         self.saving = False
+        self.leaving = False
 
     def body(self) -> ComposeResult:
         yield Static(Text("Building the grid…", style="dim"), id="grid-totals", classes="totals")
@@ -98,17 +90,18 @@ The line under the grid explains the parent under the cursor. Every change is sa
         self.query_one("#grid-filter", Input).display = False
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
-        roster = self.flow.roster
+        flow = self.flow
+        if flow.review is not None:
+            self._loaded(flow.review)
+            return
+        roster = flow.roster
         assert roster is not None
-        store = self.services.store
-        setup = service.require_setup(store, self.flow.site)
-        rows = service.review_grid(store, self.flow.site, roster)
-        source = FamilyRowsSource(rows, setup)
-        self.app.call_from_thread(self._loaded, source)
+        counted = flow.counted.selection if flow.counted is not None else None
+        self.run_core(self.core.review, flow.site, roster, counted, then=self._loaded)
 
-    def _loaded(self, source: FamilyRowsSource) -> None:
+    def _loaded(self, source: ReviewModel) -> None:
+        self.flow.review = source
         self.source = source
         grid = SubsetGrid(source, id="grid")
         self.query_one("#grid-holder").mount(grid)
@@ -158,8 +151,12 @@ The line under the grid explains the parent under the cursor. Every change is sa
                 t.append(" (your choice for this family)" if state.overridden
                          else " by the preset", style="dim")
             else:
-                t.append("left out: ", style="red")
-                t.append_text(safe_text(state.reason, 90))
+                reason = state.reason
+                if reason.startswith("left out"):
+                    t.append_text(safe_text(reason[:1].upper() + reason[1:], 120, style="red"))
+                else:
+                    t.append("Left out: ", style="red")
+                    t.append_text(safe_text(reason, 110))
         detail.update(t)
 
     @on(SubsetGrid.Moved)
@@ -170,39 +167,36 @@ The line under the grid explains the parent under the cursor. Every change is sa
     def _changed(self, event: SubsetGrid.Changed) -> None:
         self.flow.forget_plan()
         self.pending.append(event.change)
-        if not self.saving:
-            self.saving = True
-            self.saver()
+        self._save_next()
         self._show_totals()
 
-    @work(group="review-save", exit_on_error=False)
-    async def saver(self) -> None:
+    def _save_next(self) -> None:
         """Save changes one at a time, in order (each rewrites the setup document)."""
-        try:
-            while self.pending:
-                change = self.pending.popleft()
-                try:
-                    await asyncio.to_thread(self._persist, change)
-                except SiteError as err:
-                    self.notify(error_text(err), severity="error", markup=False)
-        finally:
-            self.saving = False
+        if self.saving:
+            return
+        if not self.pending:
+            if self.leaving:
+                self.leaving = False
+                self.next_step()
+            return
+        self.saving = True
+        change = self.pending.popleft()
+        self.run_core(self.core.save_review_change, self.flow.site, change,
+                      then=self._saved_one, failed=self._save_failed, group="review-save",
+                      exclusive=False)
 
-    def _persist(self, change: Change) -> None:
-        store, site = self.services.store, self.flow.site
-        if change.what == "preset":
-            service.save_setup(store, site, parents_preset=change.preset)
-        elif change.what == "family":
-            assert change.family_id is not None
-            service.set_override(store, site, change.family_id, None, change.include)
-        else:
-            assert change.family_id is not None and change.person_id is not None
-            service.set_override(store, site, change.family_id, change.person_id, change.include)
+    def _saved_one(self, _: object) -> None:
+        self.saving = False
+        self._save_next()
 
-    async def saved(self) -> None:
-        """Wait until every change so far is in the store."""
-        while self.saving or self.pending:
-            await asyncio.sleep(0.01)
+    def _save_failed(self, message: str) -> None:
+        self.notify(message, severity="error", markup=False)
+        self._saved_one(None)
+
+    @property
+    def saved(self) -> bool:
+        """Every change so far is in the store."""
+        return not self.saving and not self.pending
 
     def action_filter(self) -> None:
         box = self.query_one("#grid-filter", Input)
@@ -224,14 +218,13 @@ The line under the grid explains the parent under the cursor. Every change is sa
             return True if self.ready else None
         return True
 
-    async def action_next(self) -> None:
+    def action_next(self) -> None:
+        """On to the conflicts once every change is saved (the planner reads the saved setup)."""
         if not self.ready:
             return
-        await self.saved()
         self.flow.forget_plan()
-        screen = navigation.screen_for(self.services, self.flow.site, "conflicts")
-        if screen is not None:
-            self.app.push_screen(screen)
+        self.leaving = True
+        self._save_next()
 
 
 def _item_cells(it: PlanItem) -> list[str | Text]:
@@ -268,9 +261,9 @@ def plan_totals(plan: SyncPlan) -> Text:
     return t
 
 
-class ReviewStudentsScreen(WizardScreen[None]):
+class ReviewStudentsScreen(FactsyncScreen[None]):
     TITLE_TEXT = "Review students"
-    STEP = "Review"
+    STEP = StepId.REVIEW
     HELP = """\
 # Review: students
 
@@ -278,11 +271,6 @@ Everyone the criteria match, with what the sync would do: **new** account, **mer
 with an account the site already has, **update**, **unchanged**, **skip** (a decision said so),
 or **waits** (a conflict to decide next). **/** filters by name, email or grade.
 """
-    EXPLAIN = (
-        "This is the list of students who will get an account, and what happens to each. Type / "
-        "to search. Students without a usable email wait for a decision on the next step."
-    )
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the criteria"),
         Binding("enter", "next", "Next", id="next", tooltip="Go on to the conflicts"),
@@ -308,9 +296,8 @@ or **waits** (a conflict to decide next). **/** filters by name, email or grade.
         self.query_one("#students", LazyTable).focus()
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
-        self.plan_then(self._loaded)
+        self.with_plan(self._loaded)
 
     def _loaded(self, plan: SyncPlan) -> None:
         order = {"conflict": 0, "add": 1, "link": 2, "update": 3, "restore": 4, "unchanged": 5,
@@ -349,8 +336,5 @@ or **waits** (a conflict to decide next). **/** filters by name, email or grade.
         return True
 
     def action_next(self) -> None:
-        if not self.ready:
-            return
-        screen = navigation.screen_for(self.services, self.flow.site, "conflicts")
-        if screen is not None:
-            self.app.push_screen(screen)
+        if self.ready:
+            self.next_step()

@@ -9,19 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from tui.flow import FLOW, StepId
 from tui.widgets.safe_text import safe_text
-
-FLOW_STEPS: tuple[str, ...] = (
-    "Connect",
-    "Kind",
-    "Read",
-    "Criteria",
-    "Review",
-    "Conflicts",
-    "Preview",
-    "Sync",
-)
-"""The wizard's steps in order, as the header names them."""
 
 
 class StepHeader(Static):
@@ -35,7 +24,7 @@ class StepHeader(Static):
     }
     """
 
-    def __init__(self, title: str, site: str | None, step: str | None) -> None:
+    def __init__(self, title: str, site: str | None, step: StepId | None) -> None:
         super().__init__()
         self.title_text = title
         self.site = site
@@ -51,23 +40,20 @@ class StepHeader(Static):
             top.append(" · ")
             top.append_text(safe_text(self.site, 30, style="bold"))
         top.append(" · ")
-        if self.step in FLOW_STEPS:
-            n = FLOW_STEPS.index(self.step) + 1
-            top.append(f"Step {n}/{len(FLOW_STEPS)} ", style="dim")
+        ids = [st.id for st in FLOW]
+        here = ids.index(self.step) if self.step in ids else None
+        if here is not None:
+            top.append(f"Step {here + 1}/{len(FLOW)} ", style="dim")
         top.append(self.title_text, style="bold")
         line = Text(no_wrap=True, overflow="ellipsis", end="")
-        if self.step in FLOW_STEPS:
-            for i, name in enumerate(FLOW_STEPS):
+        if here is not None:
+            for i, st in enumerate(FLOW):
                 if i:
                     line.append(" › ", style="dim")
-                if name == self.step:
-                    line.append(name, style="bold reverse")
-                elif FLOW_STEPS.index(name) < FLOW_STEPS.index(self.step):
-                    line.append(name, style="")
-                else:
-                    line.append(name, style="dim")
+                style = "bold reverse" if i == here else ("" if i < here else "dim")
+                line.append(st.title, style=style)
         else:
-            back = "" if self.step == "Home" else "Esc back · "
+            back = "" if self.step is StepId.HOME else "Esc back · "
             line.append(f"{back}F1 help · F2 walkthrough · Ctrl+P commands", style="dim")
         top.append("\n")
         top.append_text(line)

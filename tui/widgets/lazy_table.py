@@ -1,4 +1,4 @@
-"""A windowed table: renders only the visible rows, so 30,000 accounts open instantly.
+"""The one table of the app, windowed: renders only the visible rows (30,000 accounts open at once).
 
 Textual's DataTable measures every cell when rows are added (seconds for tens of thousands of
 rows, style.md "Big grids"). ``LazyTable`` keeps a plain sequence of rows and a function that
@@ -39,6 +39,8 @@ class Column:
     ratio: int = 1
     justify: Literal["left", "right"] = "left"
     min_width: int = 6
+    hide_below: int = 0
+    """Left out when the table is narrower than this many cells (80 columns keep the essentials)."""
 
 
 def layout_columns(columns: Sequence[Column], total: int, gap: int = 1) -> list[int]:
@@ -95,8 +97,8 @@ class LazyTable(ScrollView, can_focus=True):
 
     cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False)
 
-    class Highlighted(Message):
-        """The cursor moved to row ``index`` (of the table's current sequence)."""
+    class RowMessage(Message):
+        """About row ``index`` of the table's current sequence."""
 
         def __init__(self, table: LazyTable, index: int) -> None:
             super().__init__()
@@ -107,17 +109,11 @@ class LazyTable(ScrollView, can_focus=True):
         def control(self) -> LazyTable:
             return self.table
 
-    class Selected(Message):
+    class Highlighted(RowMessage):
+        """The cursor moved to row ``index``."""
+
+    class Selected(RowMessage):
         """Enter (or a double click) on row ``index``."""
-
-        def __init__(self, table: LazyTable, index: int) -> None:
-            super().__init__()
-            self.table = table
-            self.index = index
-
-        @property
-        def control(self) -> LazyTable:
-            return self.table
 
     def __init__(
         self,
@@ -169,6 +165,9 @@ class LazyTable(ScrollView, can_focus=True):
     def refresh_row(self, index: int) -> None:
         """Repaint one row in place (after the caller changed it)."""
         self.refresh_line(index + 1)
+
+    def move_down(self) -> None:
+        self.action_cursor(1)
 
     # --- geometry ---------------------------------------------------------------------------
 
@@ -232,9 +231,15 @@ class LazyTable(ScrollView, can_focus=True):
 
     # --- rendering --------------------------------------------------------------------------
 
+    def _shown(self, width: int) -> list[int]:
+        return [i for i, c in enumerate(self.columns) if width >= c.hide_below]
+
     def _line(self, cells: Sequence[Cell], widths: Sequence[int], style: Style) -> Strip:
         text = Text(no_wrap=True, end="", style=style)
-        for i, (cell, width, column) in enumerate(zip(cells, widths, self.columns, strict=False)):
+        shown = self._shown(self.scrollable_content_region.width)
+        columns = [self.columns[i] for i in shown]
+        cells = [cells[i] for i in shown if i < len(cells)]
+        for i, (cell, width, column) in enumerate(zip(cells, widths, columns, strict=False)):
             if i:
                 text.append(" ")
             piece = cell if isinstance(cell, Text) else safe_text(cell)
@@ -252,7 +257,7 @@ class LazyTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        widths = layout_columns(self.columns, width)
+        widths = layout_columns([self.columns[i] for i in self._shown(width)], width)
         base = self.rich_style
         if y == 0:
             header = self.get_component_rich_style("lazy-table--header")

@@ -1,17 +1,16 @@
 """The parent subset grid: one row per family, one column per parent slot (design.md §1 step 5).
 
 Built for 20,000 families: a ``ScrollView`` whose ``render_line`` draws only the visible lines
-(two per family), fed by a :class:`SubsetSource` that answers by index. A toggle or a preset
+(two per family), fed by the review model, which answers by index. A toggle or a preset
 changes the source in memory and repaints what is on screen; nothing is rebuilt per row.
-The screen that owns the grid persists changes (it hears :class:`SubsetGrid.Changed`).
+The data is core's review model (``core.sync.review``); the screen that owns the grid persists
+changes (it hears :class:`SubsetGrid.Changed`).
 """
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -24,13 +23,13 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from core.sync.review import PRESET_LABELS, Change, ReviewModel, Slot, SlotState
 from tui.widgets.safe_text import safe_text, text_only, text_segments
 
 PRESET_KEYS: dict[str, tuple[str, str]] = {
-    "all": ("a", "All parents"),
-    "mothers-fathers": ("m", "Mothers & fathers"),
-    "listed-first": ("f", "Listed first"),
-    "custodial": ("c", "Custodial"),
+    name: (key, PRESET_LABELS[name])
+    for name, key in (("all", "a"), ("mothers-fathers", "m"), ("listed-first", "f"),
+                      ("custodial", "c"))
 }
 """Preset name -> (key, label), in the order the footer shows them."""
 
@@ -41,77 +40,13 @@ FAMILY_WIDTH = 22
 SLOT_MIN = 22
 
 
-@dataclass(frozen=True)
-class GridSlot:
-    """One parent of one family, as the grid shows it (all text untrusted)."""
-
-    person_id: int
-    name: str
-    relationship: str
-    listed_first: bool
-    custody: bool
-    email: str | None
-
-
-@dataclass(frozen=True)
-class SlotState:
-    included: bool
-    overridden: bool
-    """An admin's per-family choice decides, not the preset."""
-    reason: str
-    """Why the parent is left out ('' when included)."""
-
-
-@dataclass(frozen=True)
-class Totals:
-    families_importable: int
-    families_excluded: int
-    users_to_sync: int
-    users_to_skip: int
-
-
-@dataclass(frozen=True)
-class Change:
-    """What a key press changed, for the screen to save."""
-
-    what: Literal["slot", "family", "preset"]
-    family_id: int | None = None
-    person_id: int | None = None
-    include: bool | None = None
-    """The override to save (None: clear it, the preset decides)."""
-    preset: str | None = None
-
-
-class SubsetSource(Protocol):
-    """The data behind the grid, by row index (after the source's own filter)."""
-
-    @property
-    def preset(self) -> str: ...
-
-    @property
-    def max_slots(self) -> int: ...
-
-    def __len__(self) -> int: ...
-
-    def family(self, index: int) -> tuple[int, str, str]:
-        """(family id, family name, students) of row ``index``."""
-        ...
-
-    def slots(self, index: int) -> Sequence[GridSlot]: ...
-
-    def state(self, index: int, slot: int) -> SlotState: ...
-
-    def family_excluded(self, index: int) -> bool: ...
-
-    def toggle(self, index: int, slot: int) -> Change: ...
-
-    def toggle_family(self, index: int) -> Change: ...
-
-    def set_preset(self, preset: str) -> Change: ...
-
-    def set_filter(self, text: str) -> None: ...
-
-    def totals(self) -> Totals: ...
+def _into_view(start: int, size: int, offset: int, view: int) -> int | None:
+    """The scroll offset that shows ``start..start+size`` in a ``view`` (None: it is shown)."""
+    if start < offset:
+        return start
+    if start + size > offset + view:
+        return start + size - view
+    return None
 
 
 class SubsetGrid(ScrollView, can_focus=True):
@@ -194,7 +129,7 @@ class SubsetGrid(ScrollView, can_focus=True):
 
     def __init__(
         self,
-        source: SubsetSource,
+        source: ReviewModel,
         *,
         name: str | None = None,
         id: str | None = None,
@@ -225,13 +160,6 @@ class SubsetGrid(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self._update_virtual_size()
         self.call_after_refresh(self._update_virtual_size)
-        # A 20,000-family roster is millions of objects: a full garbage collection of them
-        # takes ~0.7 s and would land on some key press. They live as long as the grid does,
-        # so they are moved out of the collector's sight until the grid goes away.
-        gc.freeze()
-
-    def on_unmount(self) -> None:
-        gc.unfreeze()
 
     def on_resize(self, event: events.Resize) -> None:
         self._update_virtual_size()
@@ -242,27 +170,22 @@ class SubsetGrid(ScrollView, can_focus=True):
         return max(1, (self.scrollable_content_region.height - 1) // ROW_HEIGHT)
 
     def _scroll_cursor_into_view(self) -> None:
-        height = self.scrollable_content_region.height - 1
-        top = round(self.scroll_y)
-        first = self.cursor_row * ROW_HEIGHT
-        if first < top:
-            self.scroll_to(y=first, animate=False, immediate=True)
-        elif first + ROW_HEIGHT > top + height:
-            self.scroll_to(y=first + ROW_HEIGHT - height, animate=False, immediate=True)
+        region = self.scrollable_content_region
+        y = _into_view(self.cursor_row * ROW_HEIGHT, ROW_HEIGHT, round(self.scroll_y),
+                       region.height - 1)
         # horizontally: keep the cursor's slot in view (the family column never scrolls)
         slot_w = self._slot_width()
-        view = self.scrollable_content_region.width - FAMILY_WIDTH
-        left = round(self.scroll_x)
-        start = self.cursor_slot * slot_w
-        if start < left:
-            self.scroll_to(x=start, animate=False, immediate=True)
-        elif start + slot_w > left + view:
-            self.scroll_to(x=start + slot_w - view, animate=False, immediate=True)
+        x = _into_view(self.cursor_slot * slot_w, slot_w, round(self.scroll_x),
+                       region.width - FAMILY_WIDTH)
+        if y is not None:
+            self.scroll_to(y=y, animate=False, immediate=True)
+        if x is not None:
+            self.scroll_to(x=x, animate=False, immediate=True)
 
     # --- the cursor -----------------------------------------------------------------------------
 
     @property
-    def current(self) -> tuple[int, GridSlot | None, SlotState | None]:
+    def current(self) -> tuple[int, Slot | None, SlotState | None]:
         """(row index, slot under the cursor or None, its state)."""
         if not len(self.source):
             return (-1, None, None)
@@ -450,7 +373,7 @@ class SubsetGrid(ScrollView, can_focus=True):
         return self._strip(text, FAMILY_WIDTH, base)
 
     def _slot_cell(
-        self, row: int, index: int, slots: Sequence[GridSlot], sub: int, slot_w: int, base: Style
+        self, row: int, index: int, slots: Sequence[Slot], sub: int, slot_w: int, base: Style
     ) -> Text:
         inner = slot_w - 1
         if index >= len(slots):

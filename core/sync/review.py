@@ -1,0 +1,322 @@
+"""The review model: families, parent slots, totals and search, built once per roster read.
+
+It is made from the very ``Selection`` the planner uses (``select`` runs once per read and
+criteria), keeps one ``Candidate`` per person (no copies), and re-decides only the people a key
+press touches with the engine's own rule (``selection.parent_reason``). The subset grid shows it,
+the counters read it, its search filters it, and :meth:`ReviewModel.selection` hands the planner
+the selection as the admin has shaped it, so nothing is selected a second time on the way to a
+sync. Nothing here touches the store: the caller saves each :class:`Change` it is handed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from core.roster import Roster
+from core.sync.selection import Candidate, Selection, parent_reason, select
+from core.sync.setup import RELATIONSHIP_GROUPS, SetupDoc
+from core.sync.text import clean_text
+
+PRESET_LABELS: dict[str, str] = {
+    "all": "All parents",
+    "mothers-fathers": "Mothers & fathers",
+    "listed-first": "Listed first",
+    "custodial": "Custodial",
+}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One parent of one family, as the review shows it (all text untrusted)."""
+
+    person_id: int
+    name: str
+    relationship: str
+    """As the school spells it."""
+    listed_first: bool
+    """Listed first (familyOrder 1) in this family."""
+    custody: bool
+    email: str | None
+
+
+@dataclass(frozen=True)
+class SlotState:
+    included: bool
+    overridden: bool
+    """An admin's per-family choice decides, not the preset."""
+    reason: str
+    """Why the parent is left out ('' when included)."""
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The counters of every review screen (design.md §4b)."""
+
+    families_importable: int
+    families_excluded: int
+    users_to_sync: int
+    users_to_skip: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one key press changed, for the caller to save (``review.save_change``)."""
+
+    what: Literal["slot", "family", "preset"]
+    family_id: int | None = None
+    person_id: int | None = None
+    include: bool | None = None
+    """The override to save (None: clear it, the preset decides)."""
+    preset: str | None = None
+
+
+def _allowed(setup: SetupDoc) -> set[str]:
+    rel = setup.parents.relationships
+    return set(rel) if rel is not None else set(RELATIONSHIP_GROUPS)
+
+
+class ReviewModel:
+    """The families of matching students with their parents, sorted by family name."""
+
+    def __init__(self, roster: Roster, setup: SetupDoc, selection: Selection | None = None) -> None:
+        sel = selection if selection is not None else select(roster, setup)
+        self._selection = sel
+        self._setup = setup
+        self.kind = sel.kind
+        people = sel.people
+        self._cand: dict[int, Candidate] = {}
+        by_family: dict[int, list[Candidate]] = defaultdict(list)
+        if sel.kind == "parents":
+            for c in people:
+                if c.role == "parent" and c.student_ids:
+                    self._cand[c.person_id] = c
+                    for fid in c.family_ids:
+                        by_family[fid].append(c)
+        matching = {sid for c in self._cand.values() for sid in c.student_ids}
+        students_of: dict[int, list[str]] = defaultdict(list)
+        for pf in roster.person_families:
+            if pf.personId in matching and pf.familyId in by_family:
+                person = roster.people.get(pf.personId)
+                name = clean_text(f"{person.firstName or ''} {person.lastName or ''}") if person else ""
+                students_of[pf.familyId].append(name or f"person {pf.personId}")
+        rows: list[tuple[str, int, str, tuple[int, ...]]] = []
+        for fid, members in by_family.items():
+            fam = roster.families.get(fid)
+            name = clean_text(fam.familyName if fam else "") or f"family {fid}"
+            members.sort(key=lambda c: (c.family_orders.get(fid, 99), c.person_id))
+            students = ", ".join(sorted(students_of.get(fid, ())))
+            rows.append((name, fid, students, tuple(c.person_id for c in members)))
+        rows.sort(key=lambda r: (r[0].casefold(), r[1]))
+        self._names = [r[0] for r in rows]
+        self._fids = [r[1] for r in rows]
+        self._students = [r[2] for r in rows]
+        self._members = [r[3] for r in rows]
+        self._rows_of: dict[int, list[int]] = defaultdict(list)
+        self._rows_of_family: dict[int, list[int]] = defaultdict(list)
+        for i, fid in enumerate(self._fids):
+            self._rows_of_family[fid].append(i)
+            for pid in self._members[i]:
+                self._rows_of[pid].append(i)
+        self._max_slots = max((len(m) for m in self._members), default=1)
+        self._haystacks: list[str] | None = None
+        self._view: Sequence[int] = range(len(self._fids))
+        self._reason: dict[int, str] = {}
+        self._overridden: set[tuple[int, int]] = set()
+        self._family_out: set[int] = set()
+        self._fam_ok: list[bool] = []
+        self._included_count = 0
+        self._importable_count = 0
+        self._recompute_all()
+
+    # --- deciding ------------------------------------------------------------------------------
+
+    def _index_overrides(self) -> set[int]:
+        """Refresh the override index; returns the people an override or excluded family decides."""
+        special: set[int] = set()
+        self._overridden = set()
+        self._family_out = set()
+        for o in self._setup.parents.overrides:
+            if o.person_id is not None:
+                special.add(o.person_id)
+                self._overridden.add((o.family_id, o.person_id))
+            elif not o.include:
+                self._family_out.add(o.family_id)
+                for i in self._rows_of_family.get(o.family_id, ()):
+                    special.update(self._members[i])
+        return special
+
+    def _recompute_all(self) -> None:
+        """Everyone again (a preset): the engine's rule, asked once per kind of parent.
+
+        Without an override or an excluded family, the rule depends only on relationship,
+        listed-first and custody, so people alike share one answer.
+        """
+        setup, allowed = self._setup, _allowed(self._setup)
+        special = self._index_overrides()
+        memo: dict[tuple[str, str, bool, bool], str] = {}
+        reason: dict[int, str] = {}
+        for pid, c in self._cand.items():
+            if pid in special:
+                reason[pid] = parent_reason(c, setup, allowed)
+                continue
+            key = (c.relationship, c.relationship_text, c.listed_first, c.custody)
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = parent_reason(c, setup, allowed)
+            reason[pid] = found
+        self._reason = reason
+        self._included_count = sum(1 for r in reason.values() if not r)
+        self._fam_ok = [self._row_ok(i) for i in range(len(self._fids))]
+        self._importable_count = sum(self._fam_ok)
+
+    def _row_ok(self, i: int) -> bool:
+        if self._fids[i] in self._family_out:
+            return False
+        return any(not self._reason[pid] for pid in self._members[i])
+
+    def _recompute_people(self, people: set[int]) -> None:
+        self._index_overrides()
+        setup, allowed = self._setup, _allowed(self._setup)
+        rows: set[int] = set()
+        for pid in people:
+            before = not self._reason[pid]
+            self._reason[pid] = parent_reason(self._cand[pid], setup, allowed)
+            self._included_count += int(not self._reason[pid]) - int(before)
+            rows.update(self._rows_of[pid])
+        for i in rows:
+            ok = self._row_ok(i)
+            self._importable_count += int(ok) - int(self._fam_ok[i])
+            self._fam_ok[i] = ok
+
+    # --- what the planner reads ------------------------------------------------------------------
+
+    @property
+    def setup(self) -> SetupDoc:
+        """The setup as the admin has shaped it so far (what the caller has been saving)."""
+        return self._setup
+
+    def selection(self) -> Selection:
+        """The planner's selection under the current setup, without selecting again."""
+        sel = self._selection
+        if sel.kind != "parents":
+            return sel
+        people: list[Candidate] = []
+        for c in sel.people:
+            reason = self._reason.get(c.person_id)
+            if reason is not None and reason != c.reason:
+                c = replace(c, included=not reason, reason=reason)
+            people.append(c)
+        return replace(
+            sel,
+            people=tuple(people),
+            candidates=tuple(c for c in people if c.included),
+            excluded={c.person_id: c for c in people if not c.included},
+        )
+
+    # --- what the grid reads -------------------------------------------------------------------
+
+    @property
+    def preset(self) -> str:
+        return self._setup.parents.preset
+
+    @property
+    def max_slots(self) -> int:
+        return self._max_slots
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def family(self, index: int) -> tuple[int, str, str]:
+        """(family id, family name, students) of row ``index`` of the current view."""
+        i = self._view[index]
+        return (self._fids[i], self._names[i], self._students[i])
+
+    def slots(self, index: int) -> list[Slot]:
+        i = self._view[index]
+        fid = self._fids[i]
+        out = []
+        for pid in self._members[i]:
+            c = self._cand[pid]
+            out.append(Slot(pid, c.name, c.relationship_text, c.family_orders.get(fid) == 1,
+                            c.custody, c.email))
+        return out
+
+    def state(self, index: int, slot: int) -> SlotState:
+        i = self._view[index]
+        pid = self._members[i][slot]
+        reason = self._reason[pid]
+        overridden = any((fid, pid) in self._overridden for fid in self._cand[pid].family_ids)
+        return SlotState(included=not reason, overridden=overridden, reason=reason)
+
+    def family_excluded(self, index: int) -> bool:
+        return self._fids[self._view[index]] in self._family_out
+
+    def totals(self) -> Totals:
+        everyone = len(self._cand)
+        return Totals(
+            families_importable=self._importable_count,
+            families_excluded=len(self._fids) - self._importable_count,
+            users_to_sync=self._included_count,
+            users_to_skip=everyone - self._included_count,
+        )
+
+    # --- changes -------------------------------------------------------------------------------
+
+    def toggle(self, index: int, slot: int) -> Change:
+        """Include or exclude one parent; one choice per person (other families' are dropped)."""
+        i = self._view[index]
+        fid = self._fids[i]
+        pid = self._members[i][slot]
+        want = bool(self._reason[pid])  # excluded now -> include
+        setup = self._setup
+        for o in setup.parents.overrides:
+            if o.person_id == pid and o.family_id != fid:
+                setup = setup.with_override(o.family_id, pid, None)
+        cleared = setup.with_override(fid, pid, None)
+        by_preset = not parent_reason(self._cand[pid], cleared, _allowed(cleared))
+        include: bool | None = None if by_preset == want else want
+        self._setup = cleared if include is None else cleared.with_override(fid, pid, include)
+        self._recompute_people({pid})
+        return Change("slot", family_id=fid, person_id=pid, include=include)
+
+    def toggle_family(self, index: int) -> Change:
+        i = self._view[index]
+        fid = self._fids[i]
+        include: bool | None = None if fid in self._family_out else False
+        self._setup = self._setup.with_override(fid, None, include)
+        touched = {pid for r in self._rows_of_family.get(fid, ()) for pid in self._members[r]}
+        self._recompute_people(touched)
+        return Change("family", family_id=fid, include=include)
+
+    def set_preset(self, preset: str) -> Change:
+        parents = self._setup.parents.model_copy(update={"preset": preset})
+        self._setup = self._setup.model_copy(update={"parents": parents})
+        self._recompute_all()
+        return Change("preset", preset=preset)
+
+    # --- search --------------------------------------------------------------------------------
+
+    def _haystack(self) -> list[str]:
+        """Searchable text per row (family, students, parents' names and emails), on first use."""
+        if self._haystacks is None:
+            out = []
+            for name, students, members in zip(self._names, self._students, self._members,
+                                               strict=True):
+                parts = [name, students]
+                for pid in members:
+                    c = self._cand[pid]
+                    parts += [c.name, c.email or ""]
+                out.append(" ".join(parts).casefold())
+            self._haystacks = out
+        return self._haystacks
+
+    def set_filter(self, text: str) -> None:
+        """Keep the families whose name, a student, or a parent's name or email contains it."""
+        needle = clean_text(text).casefold()
+        if not needle:
+            self._view = range(len(self._fids))
+        else:
+            self._view = [i for i, h in enumerate(self._haystack()) if needle in h]
