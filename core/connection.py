@@ -20,6 +20,7 @@ from core.facts.plans import PLANS, SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from core.facts.probe import Permissions, probe_permissions
 from core.sites import SiteError
 from store import Store
+from store.budget import StoreLedger, budget_key
 from store.models import Connection, Site
 
 SANDBOX_SCHEME = "sandbox:"
@@ -164,7 +165,10 @@ def open_client(
         from core.facts.sandbox import SandboxConfig
 
         base_url = SandboxConfig().base_url
-    return FactsClient(base_url, sub_key, api_key, plan=conn.plan, transport=transport)
+    ledger = StoreLedger(store.path, budget_key(sub_key))  # one budget per key for all processes
+    return FactsClient(
+        base_url, sub_key, api_key, plan=conn.plan, transport=transport, ledger=ledger
+    )
 
 
 async def check_connection(

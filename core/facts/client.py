@@ -40,7 +40,7 @@ from core.facts.errors import (
 )
 from core.facts.models import StudentServiceHoursModel
 from core.facts.plans import PLANS, Plan
-from core.facts.ratelimit import RateLimiter
+from core.facts.ratelimit import LatencyMeter, Ledger, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,7 @@ class FactsClient:
         timeout: float = 30.0,
         on_event: EventCallback | None = None,
         limiter: RateLimiter | None = None,
+        ledger: Ledger | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 10.0,
     ) -> None:
@@ -213,7 +214,10 @@ class FactsClient:
         self.max_retries = max_retries
         self.on_event = on_event
         self.stats = ClientStats()
-        self.limiter = limiter or RateLimiter.for_plan(plan)
+        self.limiter = limiter or RateLimiter.for_plan(plan, ledger=ledger)
+        self.latency = self.limiter.meter or LatencyMeter()
+        """Round-trip times of recent requests: the limiter's margin and callers' in-flight
+        counts are sized from it."""
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._secrets = tuple(k for k in (subscription_key, api_key) if k)
@@ -464,12 +468,10 @@ class FactsClient:
                 await self._retry(attempt, reason, method, path, self._backoff(attempt))
                 continue
             self.stats.requests += 1
+            elapsed = time.perf_counter() - started
+            self.latency.observe(elapsed)
             records = self._count_records(method, response)
-            self._emit(
-                RequestDone(
-                    path, response.status_code, records, method, time.perf_counter() - started
-                )
-            )
+            self._emit(RequestDone(path, response.status_code, records, method, elapsed))
             status = response.status_code
             if status < 400:
                 return response
