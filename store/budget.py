@@ -12,12 +12,13 @@ again after an async sleep, instead of freezing an event loop for the store's 10
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import peewee as pw
+
+from store.db import is_busy
 
 PRUNE_EVERY = 50
 KEEP_S = 180.0
@@ -25,21 +26,16 @@ KEEP_S = 180.0
 
 
 class _Window(Protocol):
-    limit: int
-    seconds: float
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def seconds(self) -> float: ...
 
 
 def budget_key(subscription_key: str) -> str:
     """What the store keeps instead of the key: a hash that cannot be turned back into it."""
     return hashlib.sha256(b"factsync-rate-budget:" + subscription_key.encode()).hexdigest()[:32]
-
-
-def is_busy(err: BaseException) -> bool:
-    """SQLite's "database is locked/busy" (another process holds the write lock)."""
-    text = str(err).lower()
-    return isinstance(err, pw.OperationalError | sqlite3.OperationalError) and (
-        "locked" in text or "busy" in text
-    )
 
 
 class StoreLedger:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,15 @@ PRAGMAS = {
     "busy_timeout": 10_000,
     "synchronous": "normal",
 }
+
+
+def is_busy(err: BaseException) -> bool:
+    """SQLite's "database is locked/busy": another process holds the write lock (PostgreSQL's
+    serialization failures will answer True here too). Such an error is retried, never fatal."""
+    text = str(err).lower()
+    return isinstance(err, pw.OperationalError | sqlite3.OperationalError) and (
+        "locked" in text or "busy" in text
+    )
 
 
 @dataclass

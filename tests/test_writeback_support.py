@@ -53,6 +53,7 @@ def make_sandbox(
             faults=faults or Faults(),
             rate_limits=False,
             hours_file=hours_file,
+            cache=True,  # as FACTS: every read-back and look-up must bypass the 120 s cache
         ),
     )
 
@@ -101,6 +102,7 @@ def make_env(
         plan="enterprise",
     )
     Connection.update(people_read=True, people_write=write, academics_read=True).execute()
+    hour_sync_on(site)
     made = []
     for i, pid in enumerate(person_ids()[:accounts]):
         email = f"user{i}@example.org"
@@ -116,6 +118,13 @@ def make_env(
             )
         )
     return Env(store, site, made)
+
+
+def hour_sync_on(site: Site) -> None:
+    """The site sends hours to FACTS (new sites start with hour syncing off)."""
+    if hasattr(Site, "hour_sync"):
+        Site.update(hour_sync=True).where(Site.id == site.id).execute()
+        site.hour_sync = True
 
 
 def approved_entries(env: Env, count: int, *, start: dt.date | None = None) -> list[HourEntry]:

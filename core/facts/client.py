@@ -214,7 +214,9 @@ class FactsClient:
         self.max_retries = max_retries
         self.on_event = on_event
         self.stats = ClientStats()
-        self.limiter = limiter or RateLimiter.for_plan(plan, ledger=ledger)
+        self.limiter = limiter or RateLimiter.for_plan(
+            plan, ledger=ledger, clock=time.time if ledger is not None else time.monotonic
+        )
         self.latency = self.limiter.meter or LatencyMeter()
         """Round-trip times of recent requests: the limiter's margin and callers' in-flight
         counts are sized from it."""

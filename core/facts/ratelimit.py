@@ -9,7 +9,8 @@ sync together still stay under the plan.
 
 Each window is stretched by a margin that covers how much a request's arrival at the gateway can
 shift against its neighbours. It is sized from measurement: the spread of recent round-trip times
-(``LatencyMeter``), never less than ``MIN_MARGIN`` nor more than ``MAX_MARGIN``. The same meter
+and of how late sends leave after their reserved time (``LatencyMeter``), never less than
+``MIN_MARGIN`` nor more than ``MAX_MARGIN``. The same meter
 sizes how many requests to keep in flight (``in_flight_for``): enough to fill the plan's rate at
 the observed latency, since 4 in flight at 800 ms reach only half of 10 requests a second.
 """
@@ -62,31 +63,39 @@ def in_flight_for(plan: Plan, latency_s: float, *, headroom: float = 1.25) -> in
     return max(2, min(32, math.ceil(needed) + 2))
 
 
+def _quantile(samples: deque[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 class LatencyMeter:
-    """Round-trip times of the last requests: their median and their spread (p90 - p10)."""
+    """Round-trip times of the last requests (their median and spread, p90 - p10), and how late
+    the last sends left after their reserved time (a busy event loop or machine)."""
 
     def __init__(self, size: int = 50) -> None:
         self._samples: deque[float] = deque(maxlen=size)
+        self._lags: deque[float] = deque(maxlen=size)
 
     def observe(self, seconds: float) -> None:
         if seconds >= 0 and math.isfinite(seconds):
             self._samples.append(seconds)
 
+    def observe_lag(self, seconds: float) -> None:
+        if math.isfinite(seconds):
+            self._lags.append(max(seconds, 0.0))
+
     def __len__(self) -> int:
         return len(self._samples)
 
-    def _quantile(self, q: float) -> float:
-        ordered = sorted(self._samples)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
     def median(self, default: float = 0.0) -> float:
-        return self._quantile(0.5) if self._samples else default
+        return _quantile(self._samples, 0.5) if self._samples else default
 
     def spread(self) -> float | None:
-        """p90 - p10 of the samples, None until there are enough to say."""
+        """p90 - p10 of the round trips plus p90 of the lags; None until enough are known."""
         if len(self._samples) < MIN_SAMPLES:
             return None
-        return self._quantile(0.9) - self._quantile(0.1)
+        lag = _quantile(self._lags, 0.9) if self._lags else 0.0
+        return _quantile(self._samples, 0.9) - _quantile(self._samples, 0.1) + lag
 
 
 def margin_from(meter: LatencyMeter) -> float:
@@ -208,5 +217,7 @@ class RateLimiter:
                 await self._sleep(wait)
                 slept += wait
                 if self.ledger.peek((), 0.0, at) <= at + 1e-9:
+                    if self.meter is not None:
+                        self.meter.observe_lag(self._clock() - at)
                     break  # no 429 blocked everyone meanwhile: the reserved time is ours
         return slept
