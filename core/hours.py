@@ -21,6 +21,7 @@ from core.sites import SiteError
 from core.sync.setup import email_key
 from core.sync.text import clean_text
 from core.writeback.outbox import enqueue_entry, write_transaction
+from core.writeback.witness import Candidate, entry_candidates
 from store.models import Account, HourEntry, Outbox, Site, utcnow
 
 STATUSES = ("pending", "approved", "rejected")
@@ -353,6 +354,8 @@ class ImportResult:
     duplicates: list[LineError] = field(default_factory=list)
     """Rows identical to an entry already on the site (a file imported twice): skipped."""
     enqueued: int = 0
+    planned: list[_Row] = field(default_factory=list)
+    """``dry_run``: the rows that would be imported."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -416,13 +419,16 @@ def _validate(site: Site, line: int, raw: dict[str, str], accounts: dict[str, Ac
     )
 
 
-def import_csv(site: Site, text: str, *, approved_by: str, strict: bool = False) -> ImportResult:
+def import_csv(
+    site: Site, text: str, *, approved_by: str, strict: bool = False, dry_run: bool = False
+) -> ImportResult:
     """Import entries from CSV text (columns email,date,hours,description,status).
 
     Every bad row is reported by line number and skipped; the good rows are written in one
     transaction, so the file is never half-imported. With ``strict`` any bad row imports nothing.
     A row identical to an existing entry (same account, date, hours, description) is skipped, so
-    importing a corrected file again does not double the good rows.
+    importing a corrected file again does not double the good rows. ``dry_run`` writes nothing
+    and lists the rows that would be imported in ``planned``.
     """
     result = ImportResult()
     raw_rows, result.errors = _read_rows(text)
@@ -452,6 +458,9 @@ def import_csv(site: Site, text: str, *, approved_by: str, strict: bool = False)
                 )
                 continue
             existing.add(key)
+            if dry_run:
+                result.planned.append(row)
+                continue
             entry = _create(
                 row.account,
                 row.day,
@@ -517,3 +526,34 @@ def backfill(site: Site, entry_ids: Sequence[int]) -> int:
             if enqueue_entry(site, entry, entry.account) is not None:
                 count += 1
     return count
+
+
+def import_candidates(site: Site, rows: Sequence[_Row]) -> tuple[list[Candidate], int]:
+    """The planned rows of a dry-run import that would go to FACTS (approved, account linked),
+    and how many would not."""
+    out: list[Candidate] = []
+    for r in rows:
+        if r.status != "approved" or r.account.person_id is None:
+            continue
+        out.append(
+            Candidate(
+                key=f"line {r.line}",
+                entry_id=None,
+                email=r.account.email,
+                person_id=int(r.account.person_id),
+                day=r.day,
+                hours=r.hours,
+                description=r.description,
+                reference=None,
+            )
+        )
+    return out, len(rows) - len(out)
+
+
+def backfill_forecast_candidates(site: Site, views: Sequence[EntryView]) -> list[Candidate]:
+    """Backfill candidates as write-back would see them before their first write."""
+    entries = HourEntry.select(HourEntry, Account).join(Account).where(
+        HourEntry.id.in_([v.id for v in views])
+    )
+    candidates, _ = entry_candidates(site, entries)
+    return candidates

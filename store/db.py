@@ -43,11 +43,20 @@ class Store:
             self.db.close()
 
 
-def open_store(path: str | os.PathLike[str] | None = None) -> Store:
-    """Open (creating and migrating if needed) the store at ``path`` and bind the models to it."""
+def open_store(
+    path: str | os.PathLike[str] | None = None, *, busy_timeout_ms: int | None = None
+) -> Store:
+    """Open (creating and migrating if needed) the store at ``path`` and bind the models to it.
+
+    ``busy_timeout_ms``: how long a write waits for another process's write lock before it
+    fails as busy (default 10 s).
+    """
     db_path = resolve_db_path(path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    db = pw.SqliteDatabase(str(db_path), pragmas=PRAGMAS)
+    pragmas = dict(PRAGMAS)
+    if busy_timeout_ms is not None:
+        pragmas["busy_timeout"] = busy_timeout_ms
+    db = pw.SqliteDatabase(str(db_path), pragmas=pragmas)
     database.initialize(db)
     db.connect(reuse_if_open=True)
     migrate(db)

@@ -291,3 +291,37 @@ def test_case6_follow_survives_a_40_s_write_lock(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert HourEntry.select().count() == 2
+
+
+async def test_case6_sync_undo_and_merge_under_another_writer_say_try_again(
+    tmp_path: Path,
+) -> None:
+    import pytest
+
+    from core.sync.apply import SiteBusy
+
+    tables = sync_support.build_school(
+        {10: [sync_support.parent(1, "Ann", "Lee", "ann@lee.org"),
+              sync_support.parent(2, "Bob", "Lee", "bob@lee.org", order=2),
+              sync_support.student(3, "Cy", "Lee", "cy@lee.org")]}
+    )
+    senv = sync_support.make_env(tmp_path, tables)
+    await senv.sync()
+    senv.store.close()
+    senv.store = open_store(tmp_path / "s.db", busy_timeout_ms=200)
+    lock = sqlite3.connect(senv.store.path, timeout=1)
+    lock.execute("BEGIN IMMEDIATE")  # another process is in the middle of a write
+    try:
+        message = "the site 'pta' is being changed by another process; try again"
+        with pytest.raises(SiteBusy, match=message):
+            service.undo(senv.store, senv.site)
+        with pytest.raises(SiteBusy, match=message):
+            acc.merge_accounts(senv.site, keep="ann@lee.org", absorb="bob@lee.org")
+        plan = await senv.plan()
+        with pytest.raises(SiteBusy, match=message):
+            service.apply_plan(senv.store, senv.site, plan)
+    finally:
+        lock.rollback()
+        lock.close()
+    service.undo(senv.store, senv.site)  # once the other writer is done, it goes through
+    assert Account.select().count() == 0
