@@ -37,6 +37,8 @@ MIN_MARGIN = 0.01
 SCHEDULING_SLACK = 0.005
 """Added to the measured spread: the event loop's delay between a reserved time and the send."""
 MIN_SAMPLES = 8
+BUSY_FALLBACK_S = 1.0
+"""How long a request waits for a busy shared ledger before it reserves in this process only."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,16 @@ class RateLimiter:
         self.ledger: Ledger = ledger or MemoryLedger(max(w.limit for w in windows))
         self.meter = meter
         """With a meter, each window is stretched by the margin measured from it."""
+        self._local = (
+            self.ledger
+            if isinstance(self.ledger, MemoryLedger)
+            else MemoryLedger(max(w.limit for w in windows))
+        )
+        """Used when the shared ledger stays busy (another process holds the store's write
+        lock for long): this process alone still keeps under the plan; 429s from others are
+        waited out."""
         self._lock = asyncio.Lock()
+        self._busy_at = -math.inf
 
     @classmethod
     def for_plan(
@@ -194,20 +205,31 @@ class RateLimiter:
 
     def block_for(self, seconds: float) -> None:
         """Hold every request for ``seconds`` (the gateway answered 429 with Retry-After)."""
-        self.ledger.block_until(self._clock() + max(seconds, 0.0))
+        until = self._clock() + max(seconds, 0.0)
+        self.ledger.block_until(until)
+        if self._local is not self.ledger:
+            self._local.block_until(until)
 
     async def acquire(self, on_wait: Callable[[float], None] | None = None) -> float:
         """Take a send time, sleeping until it comes; returns the seconds this call slept."""
         slept = 0.0
         busy = 0.02
+        busy_for = 0.0
         async with self._lock:
             while True:
                 now = self._clock()
-                at = self.ledger.reserve(self.windows, self.margin, now)
+                ledger = self.ledger if busy_for < BUSY_FALLBACK_S else self._local
+                at = ledger.reserve(self.windows, self.margin, now)
+                if at is None and now - self._busy_at < BUSY_FALLBACK_S:
+                    ledger = self._local  # still busy as a moment ago: do not wait again
+                    at = ledger.reserve(self.windows, self.margin, now)
+                    self._busy_at = now
                 if at is None:  # the shared ledger is locked by another process: ask again
+                    self._busy_at = now
                     await self._sleep(busy)
                     slept += busy
-                    busy = min(busy * 2, 1.0)
+                    busy_for += busy
+                    busy = min(busy * 2, 0.5)
                     continue
                 wait = at - now
                 if wait <= 0:
@@ -216,7 +238,7 @@ class RateLimiter:
                     on_wait(wait)
                 await self._sleep(wait)
                 slept += wait
-                if self.ledger.peek((), 0.0, at) <= at + 1e-9:
+                if ledger.peek((), 0.0, at) <= at + 1e-9:
                     if self.meter is not None:
                         self.meter.observe_lag(self._clock() - at)
                     break  # no 429 blocked everyone meanwhile: the reserved time is ours

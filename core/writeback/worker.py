@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, cast
 
+import peewee as pw
+
 from core.facts.client import FactsClient, gather_all
 from core.facts.errors import (
     FactsError,
@@ -295,6 +297,8 @@ class WriteBackWorker:
         self._paused_until = datetime.min  # the daily quota is used up until then (UTC)
         self._paused_reason = ""
         self._busy = 0
+        self._created: list[_Item] = []
+        self._created_at = 0.0
 
     # --- public -----------------------------------------------------------------------------
 
@@ -647,6 +651,7 @@ class WriteBackWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
             try:
+                self._flush_created()
                 self._release(token)
             except Exception as err:  # a busy store: the next claim releases it
                 if not is_busy(err):
@@ -700,6 +705,7 @@ class WriteBackWorker:
                 *(self._patch(it, sid) for it, sid in patches),
             ]
         )
+        self._flush_created()
         created = [it for it, _ in bodies if it.created]
         if created:
             await self._read_back(created)
@@ -863,6 +869,32 @@ class WriteBackWorker:
             )
         return bool(n)
 
+    def _bulk_update(
+        self,
+        token: str,
+        per_row: dict[int, dict[str, Any]],
+        common: dict[str, Any],
+        fence: Any = None,
+    ) -> set[int]:
+        """One UPDATE for many rows (values that differ per row go in CASE expressions), fenced
+        by the claim; returns the ids updated. Call inside a write transaction."""
+        if not per_row:
+            return set()
+        where = Outbox.id.in_(list(per_row)) & (Outbox.claimed_by == token)
+        if fence is not None:
+            where = where & fence
+        live = {int(r.id) for r in Outbox.select(Outbox.id).where(where)}
+        if not live:
+            return set()
+        values = dict(common)
+        for name in {k for row in per_row.values() for k in row}:
+            field = Outbox._meta.fields[name]
+            values[name] = pw.Case(
+                Outbox.id, [(i, field.db_value(per_row[i][name])) for i in sorted(live)], field
+            )
+        Outbox.update(**values).where(Outbox.id.in_(sorted(live))).execute()
+        return live
+
     def _record_found(self, hits: Sequence[tuple[_Item, Found]]) -> None:
         """Store each found FACTS row's id before anything else is done with it (one
         transaction), with the duplicates found beside it."""
@@ -914,37 +946,41 @@ class WriteBackWorker:
         now = self._now()
         with write_transaction():
             wants = self._current_wants(items)
+            marking: dict[int, tuple[_Item, Desired]] = {}
             for it in items:
-                fence = (
-                    (Outbox.id == it.row_id)
-                    & (Outbox.claimed_by == it.token)
-                    & Outbox.state.in_(OPEN_STATES)
-                )
                 want = wants.get(it.row_id)
                 if want is None or not want.live or want.person_id is None:
                     # Changed since the look-up found nothing in FACTS: nothing is owed.
-                    if Outbox.delete().where(fence & (Outbox.outcome_unknown == False)).execute():  # noqa: E712
+                    fence = (
+                        (Outbox.id == it.row_id)
+                        & (Outbox.claimed_by == it.token)
+                        & Outbox.state.in_(OPEN_STATES)
+                        & (Outbox.outcome_unknown == False)  # noqa: E712
+                    )
+                    if Outbox.delete().where(fence).execute():
                         self.report.dropped += 1
                     continue
-                n = (
-                    Outbox.update(
-                        outcome_unknown=True,
-                        attempts=Outbox.attempts + 1,
-                        person_id=want.person_id,
-                        sent_hours=want.hours,
-                        sent_date=want.date,
-                        last_attempt_at=now,
-                    )
-                    .where(fence)
-                    .execute()
+                marking[it.row_id] = (it, want)
+            tokens = {it.token for it, _ in marking.values()}
+            for token in tokens:
+                rows = {i: v for i, v in marking.items() if v[0].token == token}
+                done = self._bulk_update(
+                    token,
+                    {
+                        i: {"person_id": w.person_id, "sent_hours": w.hours, "sent_date": w.date}
+                        for i, (_, w) in rows.items()
+                    },
+                    {"outcome_unknown": True, "attempts": Outbox.attempts + 1,
+                     "last_attempt_at": now},
+                    Outbox.state.in_(OPEN_STATES),
                 )
-                if not n:
-                    continue
-                it.prior_unknown = it.outcome_unknown
-                it.want, it.person_id, it.outcome_unknown = want, want.person_id, True
-                it.sent_hours, it.sent_date = want.hours, want.date
-                it.attempts += 1
-                out.append((it, want.body()))
+                for i in sorted(done):
+                    it, want = rows[i]
+                    it.prior_unknown = it.outcome_unknown
+                    it.want, it.person_id, it.outcome_unknown = want, want.person_id, True
+                    it.sent_hours, it.sent_date = want.hours, want.date
+                    it.attempts += 1
+                    out.append((it, want.body()))
         return out
 
     def _unmark_posting(self, it: _Item) -> None:
@@ -956,9 +992,27 @@ class WriteBackWorker:
             it.attempts = max(it.attempts - 1, 0)
 
     def _mark_created(self, it: _Item) -> None:
-        """FACTS answered 201: the row exists there; its id is read back with the batch."""
-        if self._fenced_update(it, state="inflight", outcome_unknown=False, last_error=None):
-            it.created, it.state, it.outcome_unknown = True, "inflight", False
+        """FACTS answered 201: the row exists there; its id is read back with the batch.
+
+        Recorded in small groups (10 answers or a quarter second): until then the row stays
+        "may be in FACTS", which a later look-up settles."""
+        it.created, it.state, it.outcome_unknown = True, "inflight", False
+        self._created.append(it)
+        now = asyncio.get_running_loop().time()
+        if len(self._created) >= 10 or now - self._created_at >= 0.25:
+            self._flush_created()
+
+    def _flush_created(self) -> None:
+        pending, self._created = self._created, []
+        self._created_at = asyncio.get_running_loop().time()
+        if not pending:
+            return
+        with write_transaction():
+            for token in {it.token for it in pending}:
+                ids = [it.row_id for it in pending if it.token == token]
+                Outbox.update(state="inflight", outcome_unknown=False, last_error=None).where(
+                    Outbox.id.in_(ids) & (Outbox.claimed_by == token)
+                ).execute()
 
     def _mark_sent(self, done: Sequence[_Sent]) -> None:
         """FACTS holds what was sent. An entry changed meanwhile stays owed (one transaction)."""
@@ -967,49 +1021,49 @@ class WriteBackWorker:
         now = self._now()
         with write_transaction():
             wants = self._current_wants([d.item for d in done])
+            settled: dict[str, dict[int, tuple[_Sent, dict[str, Any]]]] = {}
             for d in done:
                 it = d.item
                 want = wants.get(it.row_id, d.want)
                 hours, day = d.holds if d.holds is not None else (d.want.hours, d.want.date)
                 values: dict[str, Any] = {
                     "service_hours_id": d.service_hours_id,
-                    "outcome_unknown": False,
-                    "last_error": None,
-                    "sent_at": now,
                     "sent_hours": hours,
                     "sent_date": day,
                     "mismatch": d.mismatch,
+                    "operation": "withdraw" if not d.want.live
+                    else "update" if it.operation != "create" else "create",
                 }
-                if want != d.want:
-                    values.update(
-                        state="pending",
-                        operation="update" if want.live else "withdraw",
-                        next_try_at=now,
-                    )
-                else:
-                    values.update(state="sent", attempts=0)
-                    if not d.want.live:
-                        values["operation"] = "withdraw"
-                    elif it.operation != "create":
-                        values["operation"] = "update"
-                n = (
-                    Outbox.update(**values)
-                    .where((Outbox.id == it.row_id) & (Outbox.claimed_by == it.token))
-                    .execute()
-                )
-                if not n:
+                if want == d.want:
+                    settled.setdefault(it.token, {})[it.row_id] = (d, values)
                     continue
-                if d.mismatch:
-                    self.report.mismatches += 1
-                    self.report.duplicates.append(f"entry {it.entry_id}: {d.mismatch}")
-                elif not d.want.live:
-                    self.report.withdrawn += 1
-                elif d.label == "patched":
-                    self.report.updated += 1
-                elif d.label == "adopted":
-                    self.report.adopted += 1
-                else:
-                    self.report.created += 1
+                values.update(  # changed meanwhile: FACTS holds the row; bring it up to date
+                    outcome_unknown=False, last_error=None, sent_at=now, state="pending",
+                    operation="update" if want.live else "withdraw", next_try_at=now,
+                )
+                if Outbox.update(**values).where(
+                    (Outbox.id == it.row_id) & (Outbox.claimed_by == it.token)
+                ).execute():
+                    self._count_sent(d)
+            common = {"outcome_unknown": False, "last_error": None, "sent_at": now,
+                      "state": "sent", "attempts": 0}
+            for token, rows in settled.items():
+                done_ids = self._bulk_update(token, {i: v for i, (_, v) in rows.items()}, common)
+                for i in sorted(done_ids):
+                    self._count_sent(rows[i][0])
+
+    def _count_sent(self, d: _Sent) -> None:
+        if d.mismatch:
+            self.report.mismatches += 1
+            self.report.duplicates.append(f"entry {d.item.entry_id}: {d.mismatch}")
+        elif not d.want.live:
+            self.report.withdrawn += 1
+        elif d.label == "patched":
+            self.report.updated += 1
+        elif d.label == "adopted":
+            self.report.adopted += 1
+        else:
+            self.report.created += 1
 
     def _drop(self, it: _Item, reason: str) -> None:
         """Forget a row FACTS does not hold whose entry is no longer owed (re-checked)."""
