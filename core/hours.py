@@ -513,19 +513,14 @@ def backfill_candidates(site: Site, *, since: date | None = None) -> list[EntryV
 
 
 def backfill(site: Site, entry_ids: Sequence[int]) -> int:
-    """Enqueue these (listed) entries; returns how many were enqueued."""
+    """Enqueue these (listed) entries; returns how many were enqueued (one insert per 100)."""
     if site.kind not in ("students", "parents"):
         raise HoursError(
             f"site {site.name!r} has no roster kind yet: run a first sync before backfilling"
         )
-    count = 0
-    with write_transaction():
-        for entry in HourEntry.select(HourEntry, Account).join(Account).where(
-            HourEntry.id.in_(list(entry_ids)) & (Account.site == site.id)
-        ):
-            if enqueue_entry(site, entry, entry.account) is not None:
-                count += 1
-    return count
+    from core.writeback.outbox import enqueue_new
+
+    return enqueue_new(site, entry_ids)
 
 
 def import_candidates(site: Site, rows: Sequence[_Row]) -> tuple[list[Candidate], int]:

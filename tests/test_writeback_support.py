@@ -171,12 +171,13 @@ def assert_exactly_once(sb: Sandbox, env: Env, kind: str = "parents") -> None:
         HourEntry.select(HourEntry, Account).join(Account).where(HourEntry.status == "approved")
     )
     assert len(rows) == len(entries)
+    outbox = {o.entry_id: o for o in Outbox.select()}
     for e in entries:
         ref = f"factsync:{env.site.id}:{e.id}"
         row = by_ref[ref]
         assert row["personId"] == e.account.person_id
         assert row["date"] == f"{e.date.isoformat()}T00:00:00Z"
         assert abs(row["hours"] - e.hours) < 1e-9
-        ob = Outbox.get(Outbox.entry == e.id)
+        ob = outbox[e.id]
         assert ob.state == "sent", (ob.state, ob.last_error)
         assert ob.service_hours_id == row["serviceHoursId"]

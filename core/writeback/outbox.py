@@ -79,17 +79,27 @@ def enqueue_for_accounts(site: Site, account_ids: Iterable[int]) -> int:
 
     Called by sync and merge inside their transaction when accounts become linked to FACTS.
     """
+    ids = sorted({int(a) for a in account_ids})
+    return _enqueue(site, lambda part: HourEntry.account.in_(list(part)), ids)
+
+
+def enqueue_new(site: Site, entry_ids: Iterable[int]) -> int:
+    """Enqueue these entries where they are approved, linked and have no outbox row (backfill)."""
+    ids = sorted({int(e) for e in entry_ids})
+    return _enqueue(site, lambda part: HourEntry.id.in_(list(part)), ids)
+
+
+def _enqueue(site: Site, within: Any, keys: Sequence[int]) -> int:
     if site.kind not in ROSTER_KINDS:
         return 0
-    ids = sorted({int(a) for a in account_ids})
     count = 0
     with write_transaction():
-        for part in chunks(ids):
+        for part in chunks(keys):
             query = (
                 HourEntry.select(HourEntry.id)
                 .join(Account)
                 .where(
-                    HourEntry.account.in_(list(part))
+                    within(part)
                     & (Account.site == site.id)
                     & Account.person_id.is_null(False)
                     & (HourEntry.status == "approved")

@@ -75,6 +75,20 @@ def _kept(group: list[Row], seek: Seek) -> tuple[Row, tuple[Row, ...]]:
     return kept, extra
 
 
+def relevant(seeks: Sequence[Seek], rows: Iterable[Row]) -> list[Row]:
+    """The rows :func:`reconcile` and :func:`classify` could use for these seeks: those
+    carrying one of their references, and un-referenced ones of their people on their dates
+    (a person's whole history need not be checked against the store)."""
+    refs = {s.reference for s in seeks if s.reference}
+    days = {(p, s.day) for s in seeks for p in s.person_ids}
+    out = []
+    for r in rows:
+        ref = reference_of(r.note)
+        if ref in refs or (ref is None and (r.personId, row_date(r)) in days):
+            out.append(r)
+    return out
+
+
 def reconcile(
     seeks: Sequence[Seek], rows: Iterable[Row], taken: Collection[int] = ()
 ) -> dict[Hashable, Found]:

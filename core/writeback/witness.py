@@ -19,7 +19,7 @@ from core.facts.client import FactsClient
 from core.facts.models import StudentServiceHoursModel as Row
 from core.sites import SiteError
 from core.writeback.outbox import ROSTER_KINDS, reference_for
-from core.writeback.reconcile import Classified, Seek, classify
+from core.writeback.reconcile import Classified, Seek, classify, relevant
 from store import Store
 from store.models import Account, HourEntry, Outbox, Site
 
@@ -160,9 +160,11 @@ async def forecast(
     kind = site_kind(site)
     async with open_site_client(store, site, transport) as client:
         rows = await read_rows(client, kind, {c.person_id for c in candidates})
+    seeks = [c.seek() for c in candidates]
+    rows = relevant(seeks, rows)
     mine = {c.entry_id for c in candidates if c.entry_id is not None}
     taken = {sid for sid, entry in held_ids(kind, rows).items() if entry not in mine}
-    result: Classified = classify([c.seek() for c in candidates], rows, taken)
+    result: Classified = classify(seeks, rows, taken)
     conflicts = [
         Conflict(
             entry_id=c.entry_id,

@@ -34,6 +34,7 @@ import os
 import random
 import socket
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -54,7 +55,7 @@ from core.facts.errors import (
 from core.facts.models import StudentServiceHoursModel
 from core.facts.ratelimit import in_flight_for
 from core.writeback.outbox import write_transaction
-from core.writeback.reconcile import Found, Seek, reconcile
+from core.writeback.reconcile import Found, Seek, reconcile, relevant
 from core.writeback.rules import (
     Decision,
     Desired,
@@ -205,22 +206,40 @@ class _Sent:
 
 
 class _Gate:
-    """At most ``limit`` requests in flight; the limit follows the observed latency."""
+    """At most ``limit`` requests in flight, first come first served; the limit follows the
+    observed latency (it may change between batches)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = max(1, limit)
         self._active = 0
-        self._changed = asyncio.Event()
+        self._waiting: deque[asyncio.Future[None]] = deque()
 
     async def __aenter__(self) -> None:
-        while self._active >= self.limit:
-            self._changed.clear()
-            await self._changed.wait()
-        self._active += 1
+        if self._active < self.limit and not self._waiting:
+            self._active += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter  # the slot is handed over by __aexit__ (already counted)
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._hand_over()  # got the slot while being cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(waiter)
+            raise
 
     async def __aexit__(self, *exc: object) -> None:
+        self._hand_over()
+
+    def _hand_over(self) -> None:
         self._active -= 1
-        self._changed.set()
+        while self._waiting and self._active < self.limit:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                self._active += 1
+                waiter.set_result(None)
 
 
 Progress = Callable[[RunReport], None]
@@ -754,6 +773,7 @@ class WriteBackWorker:
             if not people:
                 continue
             rows = await self.client.list_service_hours(kind, people, bypass_cache=True)
+            rows = relevant(seeks, rows)
             taken = self._taken(kind, rows, {it.row_id for it in group})
             out.update(reconcile(seeks, rows, taken))
         return out
@@ -901,32 +921,36 @@ class WriteBackWorker:
         if not hits:
             return
         with write_transaction():
+            mine = [it.row_id for it, _ in hits]
+            held = {
+                (str(o.resource), int(cast(int, o.service_hours_id)))
+                for o in Outbox.select(Outbox.resource, Outbox.service_hours_id).where(
+                    Outbox.service_hours_id.in_([h.service_hours_id for _, h in hits])
+                    & ~Outbox.id.in_(mine)
+                )
+            }
+            by_token: dict[str, dict[int, tuple[_Item, Found]]] = {}
             for it, hit in hits:
-                sid = hit.service_hours_id
-                clash = (
-                    Outbox.select(Outbox.id)
-                    .where(
-                        (Outbox.resource == it.kind)
-                        & (Outbox.service_hours_id == sid)
-                        & (Outbox.id != it.row_id)
-                    )
-                    .exists()
+                if (it.kind, hit.service_hours_id) in held:
+                    continue  # another worker adopted this FACTS row for another entry meanwhile
+                by_token.setdefault(it.token, {})[it.row_id] = (it, hit)
+            for token, rows in by_token.items():
+                done = self._bulk_update(
+                    token,
+                    {
+                        i: {
+                            "service_hours_id": hit.service_hours_id,
+                            "person_id": hit.row.personId,
+                            "facts_duplicates": ",".join(str(r.serviceHoursId) for r in hit.duplicates)
+                            or None,
+                        }
+                        for i, (_, hit) in rows.items()
+                    },
+                    {"outcome_unknown": False},
                 )
-                if clash:  # another worker adopted this FACTS row for another entry meanwhile
-                    continue
-                values: dict[str, Any] = {
-                    "service_hours_id": sid,
-                    "person_id": hit.row.personId,
-                    "outcome_unknown": False,
-                }
-                if hit.duplicates:
-                    values["facts_duplicates"] = ",".join(str(r.serviceHoursId) for r in hit.duplicates)
-                n = (
-                    Outbox.update(**values)
-                    .where((Outbox.id == it.row_id) & (Outbox.claimed_by == it.token))
-                    .execute()
-                )
-                if n:
+                for i in sorted(done):
+                    it, hit = rows[i]
+                    sid = hit.service_hours_id
                     it.service_hours_id, it.person_id = sid, hit.row.personId
                     it.outcome_unknown = False
                     if hit.duplicates:
