@@ -325,3 +325,24 @@ async def test_case6_sync_undo_and_merge_under_another_writer_say_try_again(
         lock.close()
     service.undo(senv.store, senv.site)  # once the other writer is done, it goes through
     assert Account.select().count() == 0
+
+
+async def test_odd_rows_in_facts_never_break_a_look_up(tmp_path: Path) -> None:
+    """FACTS data is untrusted: a 300-character description, hours as text, a broken date."""
+    env = make_env(tmp_path, accounts=2)
+    a, b = approved_entries(env, 2)
+    sb = make_sandbox()
+    pid = env.accounts[0].person_id
+    with sb.lock:
+        for row in [
+            {"personId": pid, "description": "x" * 300, "hours": "lots", "date": "2024-09-01"},
+            {"personId": pid, "description": "[b]odd[/b]\x1b", "hours": 1.0, "date": "not a date",
+             "note": f"factsync:{env.site.id}:{b.id} from somewhere"},
+            {"personId": pid, "description": None, "hours": None, "date": None, "note": "n" * 300},
+        ]:
+            sb.hours.add("parents", {"serviceHoursId": 0, **row})
+    report = await drain(env, sb.transport())
+    assert report.failed == 0 and report.created == 1  # entry a; b's reference row is odd
+    assert report.mismatches == 1 and "FACTS row" in report.duplicates[0]
+    assert Outbox.get(Outbox.entry == a.id).state == "sent"
+    assert sb.count("POST") == 1  # never posted b again over its (odd) row

@@ -38,7 +38,7 @@ from core.facts.errors import (
     UnknownField,
     ValidationFailed,
 )
-from core.facts.models import StudentServiceHoursModel
+from core.facts.models import ServiceHoursRead, StudentServiceHoursModel
 from core.facts.plans import PLANS, Plan
 from core.facts.ratelimit import LatencyMeter, Ledger, RateLimiter
 
@@ -379,20 +379,23 @@ class FactsClient:
     async def list_service_hours(
         self, kind: Kind, person_ids: Iterable[int], *, bypass_cache: bool = True
     ) -> list[StudentServiceHoursModel]:
-        """Rows of these people, fresh by default (reading back a write must skip the cache)."""
-        return await self.get_by_ids(
+        """Rows of these people, fresh by default (reading back a write must skip the cache);
+        read leniently: an unreadable field of one row is None, not an error for all."""
+        rows: list[StudentServiceHoursModel] = []
+        rows += await self.get_by_ids(
             SERVICE_HOURS_PATHS[kind],
-            StudentServiceHoursModel,
+            ServiceHoursRead,
             "personId",
             person_ids,
             bypass_cache=bypass_cache,
         )
+        return rows
 
     async def patch_service_hours(
         self, kind: Kind, service_hours_id: int, ops: Sequence[Mapping[str, Any]]
     ) -> StudentServiceHoursModel:
         body = await self.patch(f"{SERVICE_HOURS_PATHS[kind]}/{int(service_hours_id)}", ops)
-        return StudentServiceHoursModel.model_validate(body)
+        return ServiceHoursRead.model_validate(body)
 
     # --- the one place requests are sent --------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 T = TypeVar("T")
 
@@ -172,6 +172,42 @@ class StudentServiceHoursModel(FactsModel):
     note: str | None = Field(default=None, max_length=255)
     verifiedBy: str | None = None
     createdBy: int | None = None
+
+
+class ServiceHoursRead(StudentServiceHoursModel):
+    """A service-hours row as read back from FACTS: untrusted, so one odd row (a 300-character
+    note, hours as text, a broken date) never fails the whole read. A field that cannot be read
+    is None: write-back then never takes the row for what it is not."""
+
+    description: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tolerate(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return {"serviceHoursId": 0}
+        out = dict(data)
+        for name, kind in (("serviceHoursId", int), ("personId", int), ("createdBy", int),
+                           ("hours", float)):
+            value = out.get(name)
+            if value is None:
+                continue
+            try:
+                ok = not isinstance(value, bool) and kind(value) == kind(value)  # NaN: no
+            except (TypeError, ValueError, OverflowError):
+                ok = False
+            if not ok:
+                out[name] = 0 if name == "serviceHoursId" else None
+        for name in ("description", "note", "verifiedBy"):
+            if out.get(name) is not None and not isinstance(out[name], str):
+                out[name] = str(out[name])
+        if out.get("date") is not None:
+            try:
+                TypeAdapter(datetime).validate_python(out["date"])
+            except ValueError:
+                out["date"] = None
+        return out
 
 
 class PagedResult(FactsModel, Generic[T]):
