@@ -217,7 +217,7 @@ class FactsClient:
         self.limiter = limiter or RateLimiter.for_plan(
             plan, ledger=ledger, clock=time.time if ledger is not None else time.monotonic
         )
-        self.latency = self.limiter.meter or LatencyMeter()
+        self.latency = self.limiter.meter if self.limiter.meter is not None else LatencyMeter()
         """Round-trip times of recent requests: the limiter's margin and callers' in-flight
         counts are sized from it."""
         self.backoff_base = backoff_base

@@ -33,8 +33,8 @@ Sleep = Callable[[float], Awaitable[None]]
 SECOND_MARGIN = 0.1
 """The margin before anything is measured (and the most it grows to): 10% of a 1 s window."""
 MAX_MARGIN = SECOND_MARGIN
-MIN_MARGIN = 0.01
-SCHEDULING_SLACK = 0.005
+MIN_MARGIN = 0.02
+SCHEDULING_SLACK = 0.01
 """Added to the measured spread: the event loop's delay between a reserved time and the send."""
 MIN_SAMPLES = 8
 BUSY_FALLBACK_S = 1.0
@@ -191,7 +191,7 @@ class RateLimiter:
             clock=clock,
             sleep=sleep,
             ledger=ledger,
-            meter=meter or LatencyMeter(),
+            meter=meter if meter is not None else LatencyMeter(),
         )
 
     @property
