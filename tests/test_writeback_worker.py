@@ -16,8 +16,8 @@ from core import hours as hrs
 from core.connection import check_connection
 from core.facts.plans import Plan
 from core.facts.sandbox import Faults
+from core.writeback.claims import machine as _machine
 from core.writeback.status import site_status
-from core.writeback.worker import _machine
 from store.models import Account, Connection, HourEntry, Outbox
 from tests.test_writeback_support import (
     Env,

@@ -18,6 +18,7 @@ the observed latency, since 4 in flight at 800 ms reach only half of 10 requests
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -243,3 +244,40 @@ class RateLimiter:
                         self.meter.observe_lag(self._clock() - at)
                     break  # no 429 blocked everyone meanwhile: the reserved time is ours
         return slept
+
+
+class InFlightGate:
+    """At most ``limit`` requests in flight, first come first served; the limit follows the
+    observed latency (it may change between batches)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._active = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        if self._active < self.limit and not self._waiting:
+            self._active += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter  # the slot is handed over by __aexit__ (already counted)
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._hand_over()  # got the slot while being cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(waiter)
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        self._active -= 1
+        while self._waiting and self._active < self.limit:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                self._active += 1
+                waiter.set_result(None)

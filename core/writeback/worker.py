@@ -32,9 +32,7 @@ import contextlib
 import logging
 import os
 import random
-import socket
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -53,7 +51,8 @@ from core.facts.errors import (
     ValidationFailed,
 )
 from core.facts.models import StudentServiceHoursModel
-from core.facts.ratelimit import in_flight_for
+from core.facts.ratelimit import InFlightGate, in_flight_for
+from core.writeback.claims import host_pid, machine, process_alive
 from core.writeback.outbox import write_transaction
 from core.writeback.reconcile import Found, Seek, reconcile, relevant
 from core.writeback.rules import (
@@ -205,75 +204,8 @@ class _Sent:
     mismatch: str | None = None
 
 
-class _Gate:
-    """At most ``limit`` requests in flight, first come first served; the limit follows the
-    observed latency (it may change between batches)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self._active = 0
-        self._waiting: deque[asyncio.Future[None]] = deque()
-
-    async def __aenter__(self) -> None:
-        if self._active < self.limit and not self._waiting:
-            self._active += 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiter)
-        try:
-            await waiter  # the slot is handed over by __aexit__ (already counted)
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self._hand_over()  # got the slot while being cancelled: pass it on
-            else:
-                with contextlib.suppress(ValueError):
-                    self._waiting.remove(waiter)
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._hand_over()
-
-    def _hand_over(self) -> None:
-        self._active -= 1
-        while self._waiting and self._active < self.limit:
-            waiter = self._waiting.popleft()
-            if not waiter.done():
-                self._active += 1
-                waiter.set_result(None)
-
-
 Progress = Callable[[RunReport], None]
 Recheck = Callable[[], Awaitable[Any]]
-
-
-def _machine() -> str:
-    """This host as claims name it: host name plus PID namespace, so a process in another
-    container (same host name, other PIDs) is never mistaken for a dead local one."""
-    name = socket.gethostname().replace(":", "-")
-    try:
-        return f"{name}-{os.stat('/proc/self/ns/pid').st_ino}"
-    except OSError:
-        return name
-
-
-def _host_pid(claim: str) -> tuple[str, int] | None:
-    parts = claim.split(":")
-    if len(parts) < 3:
-        return None
-    try:
-        return parts[0], int(parts[1])
-    except ValueError:
-        return None
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class WriteBackWorker:
@@ -303,12 +235,12 @@ class WriteBackWorker:
         self.on_progress = on_progress
         self._now: Now = now or utcnow
         self._fake_sleep = sleep
-        self.worker_id = f"{_machine()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker_id = f"{machine()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.report = RunReport()
         self._claims = 0
         self._active: set[str] = set()
         self._rng = random.Random()
-        self._gate = _Gate(self.config.parallel or 4)
+        self._gate = InFlightGate(self.config.parallel or 4)
         self._stop: asyncio.Event | None = None
         self._halt: str | None = None  # set when FACTS said stop (Read-only, quota)
         self._requests_at_start = client.stats.requests
@@ -512,7 +444,7 @@ class WriteBackWorker:
     def _release_dead_claims(self) -> None:
         """Claims of processes of this host that no longer run are released, not waited out;
         so are this worker's own claims that no running batch holds (left by a busy store)."""
-        host = _machine()
+        host = machine()
         now = self._now()
         held = (
             Outbox.select(Outbox.claimed_by)
@@ -527,8 +459,8 @@ class WriteBackWorker:
                 if claim not in self._active:
                     dead.append(claim)
                 continue
-            owner = _host_pid(claim)
-            if owner and owner[0] == host and owner[1] != os.getpid() and not _process_alive(owner[1]):
+            owner = host_pid(claim)
+            if owner and owner[0] == host and owner[1] != os.getpid() and not process_alive(owner[1]):
                 dead.append(claim)
         if dead:
             with write_transaction():
