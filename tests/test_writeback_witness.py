@@ -346,3 +346,26 @@ async def test_odd_rows_in_facts_never_break_a_look_up(tmp_path: Path) -> None:
     assert report.mismatches == 1 and "FACTS row" in report.duplicates[0]
     assert Outbox.get(Outbox.entry == a.id).state == "sent"
     assert sb.count("POST") == 1  # never posted b again over its (odd) row
+
+
+class BusyKey(httpx.AsyncBaseTransport):
+    """Another integration on the same vendor key: the gateway refuses the first ``n`` calls."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, n: int) -> None:
+        self.inner, self.left = inner, n
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.left > 0:
+            self.left -= 1
+            return httpx.Response(429, headers={"Retry-After": "0"},
+                                  json={"statusCode": 429, "message": "Rate limit is exceeded."})
+        return await self.inner.handle_async_request(request)
+
+
+async def test_case5_429s_from_outside_factsync_are_waited_out_not_fatal(tmp_path: Path) -> None:
+    env = make_env(tmp_path, accounts=2)
+    approved_entries(env, 2)
+    sb = make_sandbox()
+    report = await drain(env, BusyKey(sb.transport(), 12))  # more than the 5 retries of errors
+    assert report.created == 2 and report.failed == 0 and report.error is None
+    assert_exactly_once(sb, env)

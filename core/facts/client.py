@@ -54,6 +54,10 @@ MAX_PAGE_SIZE = 6000
 """Largest page factsync asks for: public clients use up to 6000 without a cap."""
 MAX_RETRY_AFTER = 120.0
 """A 429 asking for a longer wait than this is reported instead of waited out."""
+MAX_RATE_LIMITED_S = 600.0
+"""429s on one request are waited out (traffic outside factsync) for this long in all..."""
+MAX_RATE_LIMITED_TRIES = 60
+"""...and at most this many times."""
 SERVICE_HOURS_PATHS: dict[str, str] = {
     "students": "/Students/ServiceHours",
     "parents": "/Parents/ServiceHours",
@@ -453,6 +457,7 @@ class FactsClient:
             content = json.dumps(json_body).encode()
             headers["Content-Type"] = content_type
         attempt = 0
+        rate_limited_for, refusals = 0.0, 0
         while True:
             attempt += 1
             await self.limiter.acquire(self._on_wait)
@@ -481,11 +486,20 @@ class FactsClient:
             if status < 400:
                 return response
             if status == 429:
+                # Refused at the gateway, so safe to resend (even a POST). Traffic outside
+                # factsync on the same key is waited out: the attempt does not count, only
+                # the total wait is bounded.
                 wait = _retry_after(response)
-                if attempt > self.max_retries or wait > MAX_RETRY_AFTER:
+                rate_limited_for, refusals = rate_limited_for + wait, refusals + 1
+                if (
+                    wait > MAX_RETRY_AFTER
+                    or rate_limited_for > MAX_RATE_LIMITED_S
+                    or refusals > MAX_RATE_LIMITED_TRIES
+                ):
                     raise RateLimited(wait)
+                attempt -= 1
                 self.limiter.block_for(wait)
-                await self._retry(attempt, "429 rate limited", method, path, 0.0)
+                await self._retry(attempt + 1, "429 rate limited", method, path, 0.0)
                 continue
             if status >= 500:
                 message = self._scrub(_body_message(response))

@@ -35,7 +35,7 @@ SECOND_MARGIN = 0.1
 """The margin before anything is measured (and the most it grows to): 10% of a 1 s window."""
 MAX_MARGIN = SECOND_MARGIN
 MIN_MARGIN = 0.02
-SCHEDULING_SLACK = 0.01
+SCHEDULING_SLACK = 0.005
 """Added to the measured spread: the event loop's delay between a reserved time and the send."""
 MIN_SAMPLES = 8
 BUSY_FALLBACK_S = 1.0

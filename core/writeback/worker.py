@@ -615,7 +615,7 @@ class WriteBackWorker:
         if self.config.parallel is not None:
             self._gate.limit = self.config.parallel
             return
-        latency = self.client.latency.median(default=0.25)
+        latency = self.client.latency.median(default=1.0)  # unknown: assume slow, fill the plan
         self._gate.limit = in_flight_for(self.client.limits, latency)
 
     async def _process_items(self, items: list[_Item]) -> bool:
@@ -771,6 +771,7 @@ class WriteBackWorker:
         return not self._stopping() and not self._halt
 
     async def _post(self, it: _Item, body: StudentServiceHoursModel) -> None:
+        self._size_gate()  # follows the latency as it is measured, within a batch too
         async with self._gate:
             if not self._may_send():
                 self._unmark_posting(it)
