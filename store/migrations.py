@@ -53,9 +53,18 @@ def _v2_run_numbers(db: pw.Database) -> None:
             SyncRun.update(number=n).where(SyncRun.id == run.id).execute()
 
 
+def _v3_unattended(db: pw.Database) -> None:
+    """Issue 10: site options, holds, job states, leases, daemon heartbeats, the setup of a run."""
+    from store.models import Heartbeat, Hold, JobState, Lease, SiteOptions, SyncRun
+
+    db.create_tables([SiteOptions, Hold, JobState, Lease, Heartbeat], safe=True)
+    add_missing_columns(db, SyncRun, "setup")
+
+
 MIGRATIONS: list[tuple[int, Callable[[pw.Database], None]]] = [
     (1, _v1_initial),
     (2, _v2_run_numbers),
+    (3, _v3_unattended),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -135,8 +135,12 @@ def apply_plan(
     *,
     confirm_archive: bool = False,
     extra_counts: dict[str, Any] | None = None,
+    setup: str | None = None,
 ) -> SyncRun:
-    """Write the plan in one transaction and journal it as a SyncRun; returns the run."""
+    """Write the plan in one transaction and journal it as a SyncRun; returns the run.
+
+    ``setup``: the setup document the plan was made with, kept on the run (undo offers to
+    restore the one before it)."""
     if plan.needs_confirmation and not confirm_archive:
         raise ArchiveConfirmationNeeded(plan)
     if site.kind and site.kind != plan.kind:
@@ -158,7 +162,8 @@ def apply_plan(
             open_conflicts=[k.key for k in plan.open_conflicts],
             **(extra_counts or {}),
         )
-        run: SyncRun = SyncRun.create(site=site, kind="sync", counts=json.dumps(counts))
+        run: SyncRun = SyncRun.create(site=site, kind="sync", counts=json.dumps(counts),
+                                      setup=setup)
         now = utcnow()
         journal: Journal = []
         _update(run.id, (*plan.of("link"), *plan.of("update"), *plan.of("restore")), current,
