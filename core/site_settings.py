@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from core.sites import SiteError
-from core.sync.threshold import ArchiveThreshold, parse_threshold
+from core.threshold import ArchiveThreshold, parse_threshold
 from store.models import Site, SiteOptions, utcnow
 
 DEFAULT_THRESHOLD = "20%"

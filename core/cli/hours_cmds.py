@@ -23,11 +23,13 @@ import click
 from core import hours as hrs
 from core.cli.common import (
     EXIT_ERROR,
+    EXIT_OK,
     EXIT_USAGE,
     ROW_ID,
     cli_hint,
     db_option,
     fail,
+    finish,
     json_option,
     print_json,
 )
@@ -331,22 +333,50 @@ def register(cli: click.Group) -> None:
     # --- writeback ---------------------------------------------------------------------------
 
     @cli.command("writeback")
-    @click.argument("site")
+    @click.argument("site", required=False)
+    @click.option("--all", "all_sites", is_flag=True,
+                  help="Every site with a saved setup (in parallel where their keys differ); "
+                       "exit with the worst code.")
     @click.option("--follow", is_flag=True, help="Keep running: send new approvals as they come.")
     @click.option("--failed", "show_failed", is_flag=True, help="List entries FACTS never took.")
     @click.option("--retry-failed", is_flag=True, help="Queue failed entries again, then send.")
     @db_option
     @json_option
     def writeback(
-        site: str,
+        site: str | None,
+        all_sites: bool,
         follow: bool,
         show_failed: bool,
         retry_failed: bool,
         db: str | None,
         as_json: bool,
     ) -> None:
-        """Send approved hours to FACTS (once, or continuously with --follow)."""
+        """Send approved hours to FACTS (once, or continuously with --follow).
+
+        Exit 1: FACTS could not be reached (within --timeout) or write-back is off; 3: entries
+        were given up after repeated failures."""
+        from core import jobs
+        from core.alerts import after_run
+
+        if all_sites == (site is not None):
+            raise click.UsageError("name a SITE, or --all for every site")
+        if all_sites and (follow or show_failed or retry_failed):
+            raise click.UsageError("--all sends once: not with --follow, --failed, --retry-failed")
         with _store(db) as store:
+            if all_sites:
+                outcomes = asyncio.run(jobs.run_all(
+                    store, lambda s: jobs.run_writeback(store, s)))
+                warnings = [w for o in outcomes for w in after_run(store, o)]
+                if as_json:
+                    print_json({"sites": [o.to_json() | {"exitCode": o.code} for o in outcomes]})
+                else:
+                    for o in outcomes:
+                        for line in o.lines:
+                            click.echo(line)
+                for w in warnings:
+                    click.echo(f"warning: {w}", err=True)
+                finish(jobs.worst([o.code for o in outcomes]))
+            assert site is not None
             s = get_site(store, site)
             require_advanced(s)
             if show_failed:
@@ -366,17 +396,27 @@ def register(cli: click.Group) -> None:
                 n = outbox.requeue_failed(s)
                 if not as_json:
                     click.echo(f"{n} failed entries queued again")
-            report = asyncio.run(_run_worker(store, s, follow=follow, quiet=as_json))
+            if follow:
+                report = asyncio.run(_run_worker(store, s, follow=True, quiet=as_json))
+            else:
+                report = asyncio.run(jobs.drain(store, s))
+            outcome = jobs.writeback_outcome(site, report)
+            warnings = [] if follow else after_run(store, outcome)
             if as_json:
-                print_json(report.to_json())
+                print_json(outcome.to_json())
             else:
                 click.echo(_report_line(report))
                 for line in report.duplicates:
                     click.echo(f"  ! {line}")
-            if report.disabled and not follow:
-                fail(f"write-back is off for site {site!r}: {report.disabled}")
-            if report.error or report.failed:
-                raise SystemExit(EXIT_ERROR)
+                if outcome.code == jobs.ERROR:
+                    click.echo(f"error: {outcome.message}", err=True)
+                elif outcome.code == jobs.ATTENTION:
+                    click.echo(f"attention: {outcome.message}", err=True)
+            for w in warnings:
+                click.echo(f"warning: {w}", err=True)
+            if follow and report.disabled and not report.error:
+                finish(EXIT_OK)
+            finish(outcome.code)
 
 
 def _report_line(r: RunReport) -> str:

@@ -19,7 +19,7 @@ from core.sync.rows import AccountRow
 from core.sync.selection import Candidate, Selection, select
 from core.sync.setup import SetupDoc, email_key
 from core.sync.text import name_key
-from core.sync.threshold import ArchiveThreshold
+from core.threshold import ArchiveThreshold
 
 Action = Literal["add", "link", "update", "archive", "restore", "unchanged", "skip", "conflict"]
 ACTIONS: tuple[Action, ...] = (

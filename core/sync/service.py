@@ -69,6 +69,7 @@ from core.sync.setup import (
     PRESETS,
     Criteria,
     Decision,
+    DecisionUndo,
     ParentRules,
     SetupDoc,
     dump_setup,
@@ -242,6 +243,47 @@ def decide(
         raise SiteError("a decision needs a person to give the email to, a skip or the second email")
     _store_setup(s, doc.with_decisions([decision], decision_label(decision)))
     return decision
+
+
+def check_in_roster(roster: Roster, *, email: str | None, person_id: int | None) -> None:
+    """A decision is about someone FACTS has: refuse one for an email or person it does not."""
+    if person_id is not None and person_id not in roster.people:
+        raise SiteError(f"person {person_id} is not in the FACTS roster of this site: check the "
+                        "personId (factsync conflicts SITE lists who waits)")
+    key = email_key(email)
+    if key is not None and not any(
+        key in (email_key(p.email), email_key(p.email2)) for p in roster.people.values()
+    ):
+        raise SiteError(f"no one in the FACTS roster of this site has the email {email!r}: "
+                        "check its spelling (factsync conflicts SITE lists who waits)")
+
+
+def decisions(store: Store, site: Site | str) -> list[Decision]:
+    """The saved decisions, oldest first."""
+    doc = require_setup(store, site)
+    return list(doc.decisions)
+
+
+def clear_decision(
+    store: Store, site: Site | str, *, email: str | None = None, person_id: int | None = None
+) -> list[Decision]:
+    """Remove the saved decisions about an email or a person; returns those removed."""
+    s = _site(store, site)
+    doc = require_setup(store, s)
+    key = email_key(email)
+    gone = [d for d in doc.decisions
+            if (key is not None and d.email == key)
+            or (person_id is not None and d.person_id == person_id)]
+    if not gone:
+        about = f"email {email}" if email else f"person {person_id}"
+        raise SiteError(f"site {s.name!r} has no saved decision about {about} (factsync "
+                        "decisions SITE lists them)")
+    kept = tuple(d for d in doc.decisions if d not in gone)
+    undo = DecisionUndo(label="cleared " + ", ".join(decision_label(d) for d in gone),
+                        targets=tuple(dict.fromkeys(d.target for d in gone)), previous=tuple(gone))
+    _store_setup(s, doc.model_copy(update={
+        "decisions": kept, "decision_undo": (*doc.decision_undo, undo)[-20:]}))
+    return gone
 
 
 def decision_label(d: Decision) -> str:
