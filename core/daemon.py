@@ -24,7 +24,7 @@ import signal
 import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -59,20 +59,26 @@ class Daemon:
         self.log(f"daemon {self.holder} started on {self.store.path}")
         try:
             while not self.stop.is_set():
-                self._beat()
-                for site in list(Site.select().order_by(Site.name)):
-                    if self.stop.is_set():
-                        break
-                    await self._guarded(self._scheduled_sync(site))
-                    if self.stop.is_set():
-                        break
-                    await self._writeback(site)  # it stops by itself between requests
+                try:
+                    await self._tick()
+                except jobs.user_errors() as err:  # a busy store, a refusal: the next tick
+                    self.log(f"error: {jobs.describe(err)}")
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), self.tick_s)
         finally:
             Heartbeat.delete().where(Heartbeat.holder == self.holder).execute()
             self.log(f"daemon {self.holder} stopped")
         return 0
+
+    async def _tick(self) -> None:
+        self._beat()
+        for site in list(Site.select().order_by(Site.name)):
+            if self.stop.is_set():
+                return
+            await self._guarded(self._scheduled_sync(site))
+            if self.stop.is_set():
+                return
+            await self._writeback(site)  # it stops by itself between requests
 
     async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
         """Run one job as a task: a stop cancels it at its next await (a FACTS read), which
@@ -88,7 +94,7 @@ class Daemon:
 
     def _beat(self, started: bool = False) -> None:
         now = self.clock()
-        with Site._meta.database.atomic():
+        with Site._meta.database.atomic("IMMEDIATE"):
             row: Heartbeat | None = Heartbeat.get_or_none(Heartbeat.holder == self.holder)
             if row is None:
                 Heartbeat.create(holder=self.holder, host=socket.gethostname(), pid=os.getpid(),
@@ -114,29 +120,26 @@ class Daemon:
         return point
 
     async def _scheduled_sync(self, site: Site) -> None:
-        from core.sync.service import sync_lease_name
-        from store.leases import holder_of
+        from core.sync.service import SiteBusy, sync_lease
 
         now = self.clock()
         point = self.due(site, now)
         if point is None:
             return
-        busy = holder_of(sync_lease_name(site))
-        if busy is not None and busy.pid != os.getpid():
-            self._served(site, point)  # another process runs it for this point
-            self.log(f"{site.name}: sync skipped, {busy.holder} (process {busy.pid}) runs it")
+        try:
+            with sync_lease(site):  # held from the first line logged to the last
+                self.log(f"{site.name}: scheduled sync ({point:%Y-%m-%d %H:%M:%S} UTC) starts")
+                outcome = await jobs.run_sync(self.store, site.name, transport=self.transport)
+                self._served(site, point)
+                self.log(f"{site.name}: scheduled sync ends (exit {outcome.code})")
+        except SiteBusy as err:
+            self._served(site, point)  # the process that holds the lease serves this point
+            self.log(f"{site.name}: sync skipped: {err}")
             return
-        self.log(f"{site.name}: scheduled sync ({point:%Y-%m-%d %H:%M:%S} UTC) starts")
-        outcome = await jobs.run_sync(self.store, site.name, transport=self.transport)
-        if outcome.error_code == "siteBusy":
-            self._served(site, point)
-            self.log(f"{site.name}: sync skipped: {outcome.message}")
-            return
-        self._served(site, point)
         self._report(outcome)
 
     def _served(self, site: Site, point: datetime) -> None:
-        with Site._meta.database.atomic():
+        with Site._meta.database.atomic("IMMEDIATE"):
             row: JobState | None = JobState.get_or_none(
                 (JobState.site == site) & (JobState.job == "sync"))
             if row is None:
@@ -172,25 +175,11 @@ class Daemon:
             self.log(f"warning: {warning}")
 
 
-def next_runs(site: Site, now: datetime) -> datetime | None:
-    """When the daemon will next sync the site (None: no schedule)."""
-    cfg = site_settings.settings(site, now)
-    if cfg.schedule is None:
-        return None
-    return site_settings.next_run(cfg.schedule, now)
-
-
-def live_daemons(now: datetime, stale: timedelta = timedelta(minutes=2)) -> list[Heartbeat]:
-    """Daemons that beat within ``stale``."""
-    return list(Heartbeat.select().where(Heartbeat.beat_at >= now - stale)
-                .order_by(Heartbeat.beat_at.desc()))
-
-
-def run_daemon(store: Store, log: Log, *, tick_s: float = 1.0) -> int:
+def run_daemon(store: Store, log: Log, *, tick_s: float = 1.0, writeback_s: float = 10.0) -> int:
     """Run the daemon in this process until SIGTERM or SIGINT."""
 
     async def main() -> int:
-        daemon = Daemon(store, log, tick_s=tick_s)
+        daemon = Daemon(store, log, tick_s=tick_s, writeback_every_s=writeback_s)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):

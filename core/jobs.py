@@ -71,15 +71,24 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return (FactsError, SiteError, SyncError, StoreError, *DATABASE_ERRORS)
 
 
-def _error(site: str, job: str, err: BaseException) -> JobOutcome:
-    name = type(err).__name__
-    code = name[:1].lower() + name[1:]
-    text = str(err)
-    if code in ("operationalError", "databaseError", "integrityError"):
+def describe(err: BaseException) -> str:
+    """The sentence for one of :func:`user_errors` (a database error names the store)."""
+    from store.errors import DATABASE_ERRORS
+
+    if isinstance(err, DATABASE_ERRORS):
         from store import db
         from store.errors import store_error
 
-        text, code = str(store_error(err, db.last_opened)), "storeError"
+        return str(store_error(err, db.last_opened))
+    return str(err)
+
+
+def _error(site: str, job: str, err: BaseException) -> JobOutcome:
+    from store.errors import DATABASE_ERRORS
+
+    name = type(err).__name__
+    code = "storeError" if isinstance(err, DATABASE_ERRORS) else name[:1].lower() + name[1:]
+    text = describe(err)
     return JobOutcome(site, job, ERROR, [f"{site}: error: {text}"], {"site": site},
                       error_code=code, message=text)
 

@@ -17,7 +17,7 @@ from core.sites import get_site
 
 
 def _log(line: str) -> None:
-    click.echo(f"{datetime.now():%Y-%m-%d %H:%M:%S} {line}")
+    click.echo(f"{datetime.now().isoformat(sep=' ', timespec='milliseconds')} {line}")
     sys.stdout.flush()
 
 
@@ -36,8 +36,10 @@ def register(cli: click.Group) -> None:
     @cli.command("daemon")
     @click.option("--tick", "tick_s", type=click.FloatRange(min=0.05), default=1.0, hidden=True,
                   help="Seconds between looks at the schedules (tests use less).")
+    @click.option("--writeback-every", "writeback_s", type=click.FloatRange(min=0.05),
+                  default=10.0, hidden=True, help="Seconds between looks at a site's outbox.")
     @db_option
-    def daemon(tick_s: float, db: str | None) -> None:
+    def daemon(tick_s: float, writeback_s: float, db: str | None) -> None:
         """Run every site's scheduled sync and write-back, with alerts, until stopped.
 
         Schedules: 'factsync setup SITE --schedule "0 2 * * *"'. SIGTERM finishes the current
@@ -45,7 +47,7 @@ def register(cli: click.Group) -> None:
         from core.daemon import run_daemon
 
         with opened_store(db) as store:
-            code = run_daemon(store, _log, tick_s=tick_s)
+            code = run_daemon(store, _log, tick_s=tick_s, writeback_s=writeback_s)
         sys.exit(code)
 
     @cli.group("alerts", cls=AlertsGroup)
