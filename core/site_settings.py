@@ -29,7 +29,11 @@ class Pause:
     reason: str
 
     def words(self) -> str:
-        when = f"until {_local(self.until):%Y-%m-%d %H:%M}" if self.until else "until resumed"
+        when = "until resumed"
+        if self.until is not None:
+            local = _local(self.until)
+            when = f"until {local:%Y-%m-%d}" + ("" if (local.hour, local.minute) == (0, 0)
+                                                 else f" {local:%H:%M}")
         return f"paused {when}: {self.reason}"
 
     def to_json(self) -> dict[str, Any]:

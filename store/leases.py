@@ -96,7 +96,12 @@ def holder_of(name: str) -> Lease | None:
 
 @contextlib.contextmanager
 def leased(name: str, what: str, *, ttl: timedelta = DEFAULT_TTL) -> Iterator[Lease]:
-    """Hold the lease for the ``with`` block (released even when the block fails)."""
+    """Hold the lease for the ``with`` block (released even when the block fails). Re-entrant:
+    a block inside one that holds it already neither takes nor gives it back."""
+    held: Lease | None = Lease.get_or_none(Lease.name == name)
+    if held is not None and (held.pid, held.host) == (os.getpid(), socket.gethostname()):
+        yield held
+        return
     lease = acquire(name, what, ttl=ttl)
     try:
         yield lease

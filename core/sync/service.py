@@ -90,6 +90,7 @@ __all__ = [
     "SyncResult",
     "UnreadableStop",
     "apply_plan",
+    "apply_with_holds",
     "approve_hold",
     "holds",
     "reject_hold",
@@ -494,6 +495,7 @@ def apply_plan(
     """Write the plan (raises UnreadableStop when its roster had too many unreadable rows)."""
     s = _site(store, site)
     require_advanced(s)
+    require_not_paused(s)
     if plan.stop:
         raise UnreadableStop(plan)
     with sync_lease(s):
@@ -617,7 +619,7 @@ async def _sync(
     on_progress: Callable[[Any], None] | None,
     transport: httpx.AsyncBaseTransport | None,
 ) -> SyncResult:
-    from core.sync.holds import record_hold, split_held, supersede_holds
+    from core.sync.holds import split_held
 
     roster = await fetch(store, s, on_progress, transport=transport)
     plan = make_plan(store, s, roster)
@@ -627,18 +629,35 @@ async def _sync(
     if dry_run:
         return SyncResult(plan, None, roster.requests, held=split.held,
                           held_reason=split.reason)
+    return apply_with_holds(store, s, plan, confirm_archive=confirm_archive,
+                            requests=roster.requests)
+
+
+@gc_paused()
+def apply_with_holds(store: Store, site: Site | str, plan: SyncPlan, *,
+                     confirm_archive: bool = False, requests: int = 0) -> SyncResult:
+    """Apply the plan, except the archives that wait for a person: those become a hold (the
+    CLI's sync, the daemon and the wizard all apply this way)."""
+    from core.sync.holds import record_hold, split_held, supersede_holds
+
+    s = _site(store, site)
+    require_advanced(s)
+    require_not_paused(s)
+    if plan.stop:
+        raise UnreadableStop(plan)
+    split = split_held(plan, confirmed=confirm_archive)
     applied = split.apply
     run: SyncRun | None = None
     hold: HoldView | None = None
     new = False
-    with store.db.atomic():
+    with sync_lease(s), store.db.atomic():
         if applied.writes or plan.conflicts_changed:  # an unchanged school changes zero rows
             run = _apply(s, applied, confirm_archive=confirm_archive, setup=_setup_text(s))
         if split.held:
             hold, new = record_hold(s, split.held, split.reason or "")
         else:
             supersede_holds(s)  # what they held was applied, or no longer applies
-    return SyncResult(plan, run, roster.requests, hold=hold, hold_new=new, held=split.held,
+    return SyncResult(plan, run, requests, hold=hold, hold_new=new, held=split.held,
                       held_reason=split.reason)
 
 
