@@ -262,15 +262,25 @@ async def run_writeback(
         report = await drain(store, s, stop=stop, transport=transport)
     except user_errors() as err:
         return _error(name, "writeback", err)
-    return writeback_outcome(name, report)
+    return writeback_outcome(name, report, paused_note(s))
 
 
-def writeback_outcome(name: str, report: RunReport) -> JobOutcome:
+def paused_note(site: Site) -> str | None:
+    """What a write-back run says of a paused site (its sync waits; write-back goes on)."""
+    from core.site_settings import settings
+
+    pause = settings(site).pause
+    return f"  sync is {pause.words()}; write-back goes on" if pause else None
+
+
+def writeback_outcome(name: str, report: RunReport, note: str | None = None) -> JobOutcome:
     """Exit 1 when FACTS could not be reached or write-back is off; 3 when entries were given
     up or FACTS holds doubles; 0 otherwise."""
     data = {"site": name, **report.to_json()}
     data.pop("error", None)
     lines = [f"{name}: {writeback_line(report)}", *(f"  ! {d}" for d in report.duplicates)]
+    if note:
+        lines.append(note)
     if report.error or report.disabled:
         text = report.error or f"write-back is off for site {name!r}: {report.disabled}"
         code = "factsUnreachable" if report.error else "writebackOff"

@@ -66,6 +66,9 @@ def test_global_options_go_before_or_after_the_subcommand(run: Run) -> None:
     assert run.raw("--db", run.db, "--json", "family", "group", "kids", "1").exit_code == 2
     out = run.raw("--json", "--timeout", "5", "--db", run.db, "decisions", "kids")
     assert out.exit_code == 0 and json.loads(out.stdout) == []
+    added = run.json("accounts", "add", "kids", "--email", "coach@school.org", "--first", "Co",
+                     "--last", "Ach")
+    assert added == {"output": ["account coach@school.org added"]}
 
 
 def test_json_errors_are_one_body_on_stdout_with_the_exit_code(run: Run) -> None:

@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import json
 import re
 import sys
@@ -170,6 +172,8 @@ ROOT_OPTIONS = (_db(envvar="FACTSYNC_DB"), _json(), _timeout(default=30.0))
 """The root group's global options (their values reach every command)."""
 
 GLOBAL_NAMES = ("db", "as_json", "timeout")
+LONG_RUNNING = frozenset({"wizard", "demo", "serve", "daemon"})
+"""Commands that run until stopped (a screen, a server): their output is never held back."""
 
 
 def db_option(func: F) -> F:
@@ -185,9 +189,35 @@ def json_option(func: F) -> F:
     return func
 
 
+def _text_as_json(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """A command without JSON of its own answers ``--json`` with its lines: ``{"output": [...]}``
+    (prompts and warnings stay on stderr)."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        if not wants_json(ctx):
+            return callback(*args, **kwargs)
+        buffer = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buffer):
+                result = callback(*args, **kwargs)
+        except Outcome as out:
+            if out.printed:
+                print_json({"output": buffer.getvalue().splitlines()})
+            raise
+        print_json({"output": buffer.getvalue().splitlines()})
+        return result
+
+    return run
+
+
 def add_global_options(command: click.Command) -> None:
     """Give ``command`` (and its subcommands) the global options it does not declare itself."""
     names = {p.name for p in command.params}
+    if ("as_json" not in names and command.callback is not None
+            and not isinstance(command, click.Group) and command.name not in LONG_RUNNING):
+        command.callback = _text_as_json(command.callback)
     makers: dict[str, Callable[[], click.Option]] = {
         "db": lambda: _db(expose=False), "as_json": lambda: _json(expose=False),
         "timeout": _timeout}

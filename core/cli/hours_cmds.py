@@ -400,7 +400,8 @@ def register(cli: click.Group) -> None:
                 report = asyncio.run(_run_worker(store, s, follow=True, quiet=as_json))
             else:
                 report = asyncio.run(jobs.drain(store, s))
-            outcome = jobs.writeback_outcome(site, report)
+            note = jobs.paused_note(s)
+            outcome = jobs.writeback_outcome(site, report, note)
             warnings = [] if follow else after_run(store, outcome)
             if as_json:
                 print_json(outcome.to_json())
@@ -408,6 +409,8 @@ def register(cli: click.Group) -> None:
                 click.echo(_report_line(report))
                 for line in report.duplicates:
                     click.echo(f"  ! {line}")
+                if note:
+                    click.echo(note)
                 if outcome.code == jobs.ERROR:
                     click.echo(f"error: {outcome.message}", err=True)
                 elif outcome.code == jobs.ATTENTION:
