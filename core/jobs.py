@@ -137,6 +137,7 @@ def sync_lines(site: str, result: SyncResult, dry_run: bool = False) -> list[str
             f"  {_plural(len(plan.unreadable), 'unreadable FACTS record')} left out"
             + (f", {c['held']} account(s) kept as they are" if c["held"] else "")
             + f": factsync sync {site!r} --report FILE.csv lists them")
+        lines += [f"    unreadable {u}" for u in plan.unreadable[:3]]
     if plan.duplicates:
         lines.append(f"  {_plural(len(plan.duplicates), 'possible duplicate')}: "
                      f"factsync sync {site!r} --dry-run --json lists them")
@@ -189,7 +190,7 @@ def writeback_line(r: RunReport) -> str:
         ("updated", r.updated),
         ("withdrawn", r.withdrawn),
         ("dropped", r.dropped),
-        ("given up", r.failed),
+        ("failed", r.failed),
     ):
         if n:
             parts.append(f"{label} {n}")

@@ -282,3 +282,32 @@ def test_archive_threshold_and_schedule_are_per_site(run: Run) -> None:
     everything = run.json("status", "--all")
     (site,) = everything["sites"]
     assert site["schedule"] == "0 2 * * *" and site["nextRun"] and everything["daemons"] == []
+
+
+def test_sync_and_writeback_all_run_every_site_and_exit_with_the_worst_code(run: Run) -> None:
+    run("site", "add", "teens")
+    run("connect", "teens", "--base-url", "sandbox:?families=20&seed=9")
+    run("setup", "teens", "--kind", "students")
+    run("site", "add", "no-setup")  # no setup, no connection: not part of --all
+    first = run.json("sync", "--all", code=3)  # both first syncs: their conflicts are new
+    assert [(s["site"], s["exitCode"]) for s in first["sites"]] == [("kids", 3), ("teens", 3)]
+    text = run("sync", "--all").stdout
+    assert text.count("nothing to change") == 2
+    from store import open_store
+    from store.models import Site
+
+    store = open_store(run.db)
+    try:
+        teens = Site.get(Site.name == "teens")
+        Connection.update(base_url=f"http://127.0.0.1:{_closed_port()}").where(
+            Connection.site == teens).execute()
+    finally:
+        store.close()
+    worst = run.raw("--timeout", "1", "sync", "--all", "--db", run.db)
+    assert worst.exit_code == 1
+    assert "kids: nothing to change" in worst.stdout and "teens: error: FACTS is unreachable" \
+        in worst.stdout
+    sent = run.raw("--timeout", "1", "writeback", "--all", "--json", "--db", run.db)
+    assert sent.exit_code == 0  # nothing is owed to FACTS: no request is needed
+    assert [s["site"] for s in json.loads(sent.stdout)["sites"]] == ["kids", "teens"]
+    run("sync", code=2)  # a SITE or --all

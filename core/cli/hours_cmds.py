@@ -423,20 +423,9 @@ def register(cli: click.Group) -> None:
 
 
 def _report_line(r: RunReport) -> str:
-    parts: list[str] = []
-    for label, n in (
-        ("created", r.created),
-        ("adopted (already in FACTS)", r.adopted),
-        ("updated", r.updated),
-        ("withdrawn", r.withdrawn),
-        ("dropped", r.dropped),
-        ("failed", r.failed),
-    ):
-        if n:
-            parts.append(f"{label} {n}")
-    tail = f"; {r.retrying} still queued" if r.retrying else ""
-    done = ", ".join(parts) or "nothing to send"
-    return f"write-back: {done}{tail} ({r.requests} requests)"
+    from core.jobs import writeback_line
+
+    return writeback_line(r)
 
 
 async def _run_worker(store: Store, site: Any, *, follow: bool, quiet: bool) -> RunReport:
