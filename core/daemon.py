@@ -24,7 +24,7 @@ import signal
 import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -32,6 +32,9 @@ import httpx
 from core import alerts, jobs, site_settings
 from store import Store
 from store.models import Heartbeat, JobState, Site, utcnow
+
+BEAT = timedelta(seconds=10)
+"""How often the heartbeat row is written (``status --all`` calls a daemon gone after 2 min)."""
 
 Clock = Callable[[], datetime]
 Log = Callable[[str], None]
@@ -49,6 +52,7 @@ class Daemon:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     _last_writeback: dict[int, float] = field(default_factory=dict)
     holder: str = ""
+    _beat_at: datetime | None = None
 
     async def run(self) -> int:
         """Run until stopped; returns the exit code (0)."""
@@ -93,7 +97,11 @@ class Daemon:
             await task
 
     def _beat(self, started: bool = False) -> None:
+        """Say the daemon is alive (at most every ``BEAT_S``: a write a second would be noise)."""
         now = self.clock()
+        if not started and self._beat_at is not None and now - self._beat_at < BEAT:
+            return
+        self._beat_at = now
         with Site._meta.database.atomic("IMMEDIATE"):
             row: Heartbeat | None = Heartbeat.get_or_none(Heartbeat.holder == self.holder)
             if row is None:

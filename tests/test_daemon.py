@@ -182,7 +182,7 @@ def test_two_daemons_never_sync_one_site_at_once(facts: str, tmp_path: Path) -> 
     run = site_on(tmp_path, facts, schedule="* * * * * *")
     first, second = Daemon(run.db), Daemon(run.db)
     try:
-        time.sleep(9)
+        time.sleep(5)
     finally:
         codes = (first.terminate(), second.terminate())
     assert codes == (0, 0), "\n".join(first.lines + ["---"] + second.lines)
