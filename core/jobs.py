@@ -277,8 +277,7 @@ def paused_note(site: Site) -> str | None:
 def writeback_outcome(name: str, report: RunReport, note: str | None = None) -> JobOutcome:
     """Exit 1 when FACTS could not be reached or write-back is off; 3 when entries were given
     up or FACTS holds doubles; 0 otherwise."""
-    data = {"site": name, **report.to_json()}
-    data.pop("error", None)
+    data = {"site": name, **report.to_json(), "error": None}  # an object when it failed
     lines = [f"{name}: {writeback_line(report)}", *(f"  ! {d}" for d in report.duplicates)]
     if note:
         lines.append(note)
