@@ -46,6 +46,7 @@ class AccountView:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "email": self.email,
             "firstName": self.first_name,
             "lastName": self.last_name,

@@ -43,7 +43,7 @@ def test_manual_accounts_need_a_valid_unique_email(env: Env) -> None:
         acc.add_account(env.site, email="pat@", first_name="P", last_name="D")
     (view,) = acc.list_accounts(env.site)
     assert view.to_json() == {
-        "email": "Pat@Home.org", "firstName": "Pat", "lastName": "Doe", "status": "active",
+        "id": view.id, "email": "Pat@Home.org", "firstName": "Pat", "lastName": "Doe", "status": "active",
         "origin": "manual", "personId": None, "familyKey": None, "hours": 0.0, "invited": False,
     }
 
