@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -28,6 +27,7 @@ from store import open_store
 from store.models import Event, SyncRun
 from tests.conftest import TEST_USER
 from tests.sync_support import Env, make_env
+from tests.test_cli_sync import Run
 from tests.test_sync_rules import school
 
 
@@ -146,14 +146,7 @@ def test_runs_from_before_actors_get_an_unknown_event(tmp_path: Path) -> None:
 
 
 def test_history_events_on_the_command_line(tmp_path: Path) -> None:
-    db = str(tmp_path / "s.db")
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0) -> Any:
-        result = runner.invoke(cli, [*args, "--db", db])
-        assert result.exit_code == code, result.output
-        return result
-
+    run = Run(tmp_path)
     run("site", "add", "kids")
     run("setup", "kids", "--kind", "students", "--grade", "05")
     run("pause", "kids", "--reason", "year-end")

@@ -15,12 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner
-
 from core import accounts as acc
 from core import alerts
 from core import hours as hrs
-from core.cli import cli
 from core.events import site_events
 from core.facts.sandbox import Sandbox, SandboxConfig, School
 from core.forget import forget, forget_preview
@@ -30,6 +27,7 @@ from core.sync.plan import FORGOTTEN_SKIP
 from store.models import ALL_MODELS, Account, Connection, HourEntry, Outbox, Site
 from tests.conftest import TEST_USER
 from tests.sync_support import Env, build_school, make_env, parent, student
+from tests.test_cli_sync import Run
 from tests.test_writeback_support import Env as WbEnv
 from tests.test_writeback_support import hour_sync_on, make_client, worker
 
@@ -201,14 +199,7 @@ async def test_a_description_facts_holds_is_kept_and_counted(tmp_path: Path) -> 
 
 
 def test_forget_on_the_command_line_confirms_and_refuses_the_unknown(tmp_path: Path) -> None:
-    db = str(tmp_path / "s.db")
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0) -> Any:
-        result = runner.invoke(cli, [*args, "--db", db])
-        assert result.exit_code == code, result.output
-        return result
-
+    run = Run(tmp_path)
     run("site", "add", "pta")
     run("accounts", "add", "pta", "--email", EMAIL, "--first", FIRST, "--last", LAST)
     refused = run("forget", "pta", "--email", EMAIL, code=3)  # no terminal, no --yes
