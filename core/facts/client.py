@@ -217,6 +217,17 @@ async def gather_all(aws: Iterable[Awaitable[T]]) -> list[T]:
         raise
 
 
+def _unbind(response: httpx.Response) -> None:
+    """Break httpx's response <-> body-stream reference cycle once the body has been read.
+
+    httpx 0.28 wraps every body in a stream that points back at its response (encode/httpx#3733),
+    so a response, its bytes included, is freed only by a full cyclic collection, which a process
+    holding a large roster seldom runs: during a live tenant's fetch, 25 MB pages piled up to
+    more than 400 MB. ``request()`` has read the body and closed the stream by now; an empty
+    stream in its place lets reference counting free the response when it is dropped."""
+    response.stream = httpx.ByteStream(b"")
+
+
 def _ids(values: Iterable[int]) -> list[int]:
     return list(dict.fromkeys(int(v) for v in values))
 
@@ -516,6 +527,7 @@ class FactsClient:
                 await self._retry(attempt, reason, method, path, self._backoff(attempt))
                 continue
             self.stats.requests += 1
+            _unbind(response)
             records = self._count_records(method, response, parse)
             self._emit(
                 RequestDone(
