@@ -2,7 +2,7 @@
 
 It is made from the very ``Selection`` the planner uses (``select`` runs once per read and
 criteria), keeps one ``Candidate`` per person (no copies), and re-decides only the people a key
-press touches with the engine's own rule (``selection.parent_reason``). The subset grid shows it,
+press touches with the engine's own rule (``selection.SubsetRules``). The subset grid shows it,
 the counters read it, its search filters it, and :meth:`ReviewModel.selection` hands the planner
 the selection as the admin has shaped it, so nothing is selected a second time on the way to a
 sync. Nothing here touches the store: the caller saves each :class:`Change` it is handed.
@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from core.roster import Roster
-from core.sync.selection import Candidate, Selection, parent_reason, select
-from core.sync.setup import RELATIONSHIP_GROUPS, SetupDoc
+from core.sync.selection import Candidate, Selection, SubsetRules, select
+from core.sync.setup import SetupDoc
 from core.sync.text import clean_text
 
 PRESET_LABELS: dict[str, str] = {
@@ -73,11 +73,6 @@ class Change:
     preset: str | None = None
 
 
-def _allowed(setup: SetupDoc) -> set[str]:
-    rel = setup.parents.relationships
-    return set(rel) if rel is not None else set(RELATIONSHIP_GROUPS)
-
-
 class ReviewModel:
     """The families of matching students with their parents, sorted by family name."""
 
@@ -85,6 +80,7 @@ class ReviewModel:
         sel = selection if selection is not None else select(roster, setup)
         self._selection = sel
         self._setup = setup
+        self._rules = SubsetRules.of(setup)
         self.kind = sel.kind
         people = sel.people
         self._cand: dict[int, Candidate] = {}
@@ -133,6 +129,11 @@ class ReviewModel:
 
     # --- deciding ------------------------------------------------------------------------------
 
+    def _use(self, setup: SetupDoc) -> None:
+        """The setup as the admin has shaped it now, and its subset rules indexed once."""
+        self._setup = setup
+        self._rules = SubsetRules.of(setup)
+
     def _index_overrides(self) -> set[int]:
         """Refresh the override index; returns the people an override or excluded family decides."""
         special: set[int] = set()
@@ -154,18 +155,18 @@ class ReviewModel:
         Without an override or an excluded family, the rule depends only on relationship,
         listed-first and custody, so people alike share one answer.
         """
-        setup, allowed = self._setup, _allowed(self._setup)
+        rules = self._rules
         special = self._index_overrides()
         memo: dict[tuple[str, str, bool, bool], str] = {}
         reason: dict[int, str] = {}
         for pid, c in self._cand.items():
             if pid in special:
-                reason[pid] = parent_reason(c, setup, allowed)
+                reason[pid] = rules.reason_for(c)
                 continue
             key = (c.relationship, c.relationship_text, c.listed_first, c.custody)
             found = memo.get(key)
             if found is None:
-                found = memo[key] = parent_reason(c, setup, allowed)
+                found = memo[key] = rules.reason_for(c)
             reason[pid] = found
         self._reason = reason
         self._included_count = sum(1 for r in reason.values() if not r)
@@ -179,11 +180,11 @@ class ReviewModel:
 
     def _recompute_people(self, people: set[int]) -> None:
         self._index_overrides()
-        setup, allowed = self._setup, _allowed(self._setup)
+        rules = self._rules
         rows: set[int] = set()
         for pid in people:
             before = not self._reason[pid]
-            self._reason[pid] = parent_reason(self._cand[pid], setup, allowed)
+            self._reason[pid] = rules.reason_for(self._cand[pid])
             self._included_count += int(not self._reason[pid]) - int(before)
             rows.update(self._rows_of[pid])
         for i in rows:
@@ -276,9 +277,9 @@ class ReviewModel:
             if o.person_id == pid and o.family_id != fid:
                 setup = setup.with_override(o.family_id, pid, None)
         cleared = setup.with_override(fid, pid, None)
-        by_preset = not parent_reason(self._cand[pid], cleared, _allowed(cleared))
+        by_preset = not SubsetRules.of(cleared).reason_for(self._cand[pid])
         include: bool | None = None if by_preset == want else want
-        self._setup = cleared if include is None else cleared.with_override(fid, pid, include)
+        self._use(cleared if include is None else cleared.with_override(fid, pid, include))
         self._recompute_people({pid})
         return Change("slot", family_id=fid, person_id=pid, include=include)
 
@@ -286,14 +287,14 @@ class ReviewModel:
         i = self._view[index]
         fid = self._fids[i]
         include: bool | None = None if fid in self._family_out else False
-        self._setup = self._setup.with_override(fid, None, include)
+        self._use(self._setup.with_override(fid, None, include))
         touched = {pid for r in self._rows_of_family.get(fid, ()) for pid in self._members[r]}
         self._recompute_people(touched)
         return Change("family", family_id=fid, include=include)
 
     def set_preset(self, preset: str) -> Change:
         parents = self._setup.parents.model_copy(update={"preset": preset})
-        self._setup = self._setup.model_copy(update={"parents": parents})
+        self._use(self._setup.model_copy(update={"parents": parents}))
         self._recompute_all()
         return Change("preset", preset=preset)
 
