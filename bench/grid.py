@@ -38,12 +38,13 @@ from textual.app import App  # noqa: E402
 
 from core.demo import roster_from_school  # noqa: E402
 from core.facts.sandbox import generate_school  # noqa: E402
+from core.gc_pause import long_lived  # noqa: E402
 from core.roster import Roster  # noqa: E402
 from core.sites import add_site  # noqa: E402
 from core.sync import service  # noqa: E402
 from core.sync.review import ReviewModel  # noqa: E402
 from core.sync.setup import SetupDoc  # noqa: E402
-from core.workspace import Workspace, hold_long_lived  # noqa: E402
+from core.workspace import Workspace  # noqa: E402
 from store import open_store  # noqa: E402
 from tui.app import FactsyncApp  # noqa: E402
 from tui.flow import StepId  # noqa: E402
@@ -72,8 +73,11 @@ def rss_mb() -> float:
 
 
 def roster_for(families: int, seed: int = 7) -> Roster:
-    """The roster a fetch of the generated school yields (without HTTP: the screens are measured)."""
-    return roster_from_school(generate_school(families=families, seed=seed))
+    """The roster a fetch of the generated school yields (without HTTP: the screens are
+    measured), kept out of the collector's passes as a fetch's is (``core.gc_pause``)."""
+    school = generate_school(families=families, seed=seed)
+    with long_lived():
+        return roster_from_school(school)
 
 
 class FrameClock:
@@ -165,8 +169,8 @@ async def preset_with_overrides(roster: Roster, overrides: int, rounds: int) -> 
     chosen = [{"family_id": f, "person_id": p, "include": n % 3 != 0}
               for n, (f, p) in enumerate(pairs[:overrides])]
     setup = SetupDoc.model_validate({"kind": "parents", "parents": {"overrides": chosen}})
-    model = ReviewModel(roster, setup)
-    hold_long_lived()  # what Workspace.review does with a model it has built
+    with long_lived():  # as service.review_model builds it
+        model = ReviewModel(roster, setup)
 
     class GridApp(App[None]):
         def compose(self) -> Any:
@@ -237,7 +241,6 @@ def main() -> int:
 
     t0 = time.perf_counter()
     roster = roster_for(args.families)
-    hold_long_lived()  # what Workspace.read does with a roster it has read
     t1 = time.perf_counter()
     generation_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     roster_rss = rss_mb()
