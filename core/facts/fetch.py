@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -140,6 +140,29 @@ class _Reader:
         return students, {p.personId: p for p in persons if p.personId in ids}
 
 
+@dataclass(frozen=True)
+class _Started:
+    """A table whose first page is read: its announced rows and pages, and the records so far."""
+
+    announced: int
+    page_count: int
+    received: int
+    records: list[Any]
+
+
+class _Probe:
+    """Page 1 of a whole table, requested before the ids are known; handed over once, so it is
+    not held (with its 6,000 rows) while the rest of the fetch runs."""
+
+    def __init__(self, task: asyncio.Task[Envelope]) -> None:
+        self._task: asyncio.Task[Envelope] | None = task
+
+    async def take(self) -> Envelope:
+        task, self._task = self._task, None
+        assert task is not None, "a probe page is taken once"
+        return await task
+
+
 def _needed(row: Row, id_field: str, wanted: Collection[int]) -> bool:
     if not isinstance(row, dict):
         return True
@@ -154,7 +177,7 @@ class _Fetch:
         self.client = client
         self.on_progress = on_progress
         self.step = "starting"
-        self.tasks: list[asyncio.Task[Any]] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
         self.reader = _Reader()
         self.in_flight = asyncio.Semaphore(PAGES_IN_FLIGHT)
         self.student_people: dict[int, rec.Person] = {}
@@ -164,7 +187,8 @@ class _Fetch:
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(coro)
-        self.tasks.append(task)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)  # a done task's result is its caller's
         return task
 
     async def cancel_all(self) -> None:
@@ -191,32 +215,34 @@ class _Fetch:
     def requests(self) -> int:
         return self.client.stats.requests - self._base[0]
 
-    def first_page(self, table: _Table) -> asyncio.Task[Envelope]:
+    def first_page(self, table: _Table) -> _Probe:
         """Start reading page 1 of the whole table (it doubles as the size probe)."""
-        return self.spawn(self._page(table, None, 1, MAX_PAGE_SIZE))
+        return _Probe(self.spawn(self._page(table, None, 1, MAX_PAGE_SIZE)))
 
     async def rows_for_ids(
-        self, table: _Table, ids: Collection[int], first: Awaitable[Envelope] | None
+        self, table: _Table, ids: Collection[int], first: _Probe | None
     ) -> list[Any]:
         """Records whose ``table.id_field`` is in ``ids``: the whole table, or id batches.
 
         Without a probe page (``first`` None) the batches are read directly.
         """
-        probe = await first if first is not None else None
+        probe = await first.take() if first is not None else None
         if not ids:
             return []
         wanted = set(ids)
         batches = math.ceil(len(ids) / sieve.MAX_IDS_PER_FILTER)
-        out: list[Any] = []
         if probe is not None:
             row_count = page_number(probe.get("rowCount")) or 0
             size = page_size_for(row_count, self.client.limits.per_minute)
             pages = math.ceil(row_count / size)
             cost = pages - 1 if size == MAX_PAGE_SIZE else pages
             if cost <= batches:
-                if size != MAX_PAGE_SIZE:
+                if size != MAX_PAGE_SIZE:  # bigger pages: page 1 again, at that size
+                    del probe
                     probe = await self._page(table, None, 1, size)
-                out = await self._whole(table, probe, size, wanted)
+                started = self._start(table, probe, wanted)
+                del probe
+                out = await self._rest(table, started, size, wanted)
                 self.report(table.label)
                 return out
         del probe
@@ -231,41 +257,51 @@ class _Fetch:
         row_count = page_number(first.get("rowCount")) or 0
         size = page_size_for(row_count, self.client.limits.per_minute)
         if size != MAX_PAGE_SIZE:
+            del first
             first = await self._page(table, None, 1, size, params)
-        return await self._whole(table, first, size, None, params)
+        started = self._start(table, first, None)
+        del first
+        return await self._rest(table, started, size, None, params)
 
     async def _read(self, table: _Table, term: str | None) -> list[Any]:
-        first = await self._page(table, term, 1, MAX_PAGE_SIZE)
-        return await self._whole(table, first, MAX_PAGE_SIZE, None, term=term)
+        started = self._start(table, await self._page(table, term, 1, MAX_PAGE_SIZE), None)
+        return await self._rest(table, started, MAX_PAGE_SIZE, None, term=term)
 
-    async def _whole(
+    def _start(self, table: _Table, first: Envelope, wanted: Collection[int] | None) -> _Started:
+        """Page 1 read into records, with what it announced of the rest. Callers drop their page
+        at once: a live tenant's page is 50,000 rows, and several tables are read at a time."""
+        return _Started(
+            announced=page_number(first.get("rowCount")) or 0,
+            page_count=page_number(first.get("pageCount")) or 0,
+            received=len(first["results"]),
+            records=self._take(table, first, 1, wanted),
+        )
+
+    async def _rest(
         self,
         table: _Table,
-        first: Envelope,
+        started: _Started,
         size: int,
         wanted: Collection[int] | None,
         params: dict[str, str] | None = None,
         term: str | None = None,
     ) -> list[Any]:
-        """Page 1 and the remaining pages, each read into records as it arrives; the rows
-        received are checked against the announced rowCount."""
-        announced = page_number(first.get("rowCount")) or 0
-        page_count = page_number(first.get("pageCount")) or 0
-        received = len(first["results"])
-        out = self._take(table, first, 1, wanted)
-        del first
-        if received and page_count > 1:
+        """The remaining pages, each read into records as it arrives; the rows received are
+        checked against the announced rowCount."""
+        out, received = started.records, started.received
+        if received and started.page_count > 1:
 
             async def page(n: int) -> tuple[int, list[Any]]:
                 body = await self._page(table, term, n, size, params)
                 return len(body["results"]), self._take(table, body, n, wanted)
 
-            for count, rows in await gather_all(page(n) for n in range(2, page_count + 1)):
+            pages = range(2, started.page_count + 1)
+            for count, rows in await gather_all(page(n) for n in pages):
                 received += count
                 out.extend(rows)
-        _check_complete(table.label, received, announced)
+        _check_complete(table.label, received, started.announced)
         if term is None and wanted is None:
-            self.announced[table.label] = announced
+            self.announced[table.label] = started.announced
         return out
 
     def _take(
