@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from core.facts import records as rec
@@ -116,7 +117,10 @@ class _Reader:
         self.rows_received[table.resource.name] += len(rows)
         positions: list[int] | None = None
         if wanted is not None:
-            positions = [i for i, r in enumerate(rows) if _needed(r, table.id_field, wanted)]
+            positions = [
+                i for i, r in enumerate(rows)
+                if r is not rec.DROPPED and _needed(r, table.id_field, wanted)
+            ]
             rows = [rows[i] for i in positions]
         records, bad = read_rows(table.resource, rows, page, positions)
         self.rows_read[table.resource.name] += len(rows)
@@ -239,7 +243,7 @@ class _Fetch:
             if cost <= batches:
                 if size != MAX_PAGE_SIZE:  # bigger pages: page 1 again, at that size
                     del probe
-                    probe = await self._page(table, None, 1, size)
+                    probe = await self._page(table, None, 1, size, wanted=wanted)
                 started = self._start(table, probe, wanted)
                 del probe
                 out = await self._rest(table, started, size, wanted)
@@ -292,7 +296,7 @@ class _Fetch:
         if received and started.page_count > 1:
 
             async def page(n: int) -> tuple[int, list[Any]]:
-                body = await self._page(table, term, n, size, params)
+                body = await self._page(table, term, n, size, params, wanted)
                 return len(body["results"]), self._take(table, body, n, wanted)
 
             pages = range(2, started.page_count + 1)
@@ -320,7 +324,12 @@ class _Fetch:
         page: int,
         size: int,
         params: dict[str, str] | None = None,
+        wanted: Collection[int] | None = None,
     ) -> Envelope:
+        """One page, parsed; rows whose id is not ``wanted`` are dropped as they are parsed."""
+        parse = table.resource.page.validate_json
+        if wanted is not None:
+            parse = partial(parse, context=rec.Wanted(table.id_field, wanted))
         async with self.in_flight:
             return await self.client.get_page(
                 table.path,
@@ -328,7 +337,7 @@ class _Fetch:
                 page=page,
                 page_size=size,
                 params=params,
-                parse=table.resource.page.validate_json,
+                parse=parse,
             )
 
 
