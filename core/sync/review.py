@@ -116,6 +116,22 @@ class ReviewModel:
             self._rows_of_family[fid].append(i)
             for pid in self._members[i]:
                 self._rows_of[pid].append(i)
+        # Without an override or an excluded family, the subset rule depends only on a parent's
+        # kind (relationship, listed first, custody), and a family's fate only on the kinds of
+        # its parents: a preset is decided once per kind and once per mix of kinds.
+        kinds: dict[tuple[str, str, bool, bool], int] = {}
+        self._kind_of = {
+            pid: kinds.setdefault(
+                (c.relationship, c.relationship_text, c.listed_first, c.custody), len(kinds))
+            for pid, c in self._cand.items()
+        }
+        self._kinds = list(kinds)
+        mixes: dict[frozenset[int], int] = {}
+        self._mix_of_row = [
+            mixes.setdefault(frozenset(self._kind_of[p] for p in m), len(mixes))
+            for m in self._members
+        ]
+        self._mixes = list(mixes)
         self._max_slots = max((len(m) for m in self._members), default=1)
         self._haystacks: list[str] | None = None
         self._view: Sequence[int] = range(len(self._fids))
@@ -150,28 +166,22 @@ class ReviewModel:
         return special
 
     def _recompute_all(self) -> None:
-        """Everyone again (a preset): the engine's rule, asked once per kind of parent.
-
-        Without an override or an excluded family, the rule depends only on relationship,
-        listed-first and custody, so people alike share one answer.
-        """
+        """Everyone again (a preset): the engine's rule, asked once per kind of parent and
+        once per person an override or an excluded family decides."""
         rules = self._rules
-        special = self._index_overrides()
-        memo: dict[tuple[str, str, bool, bool], str] = {}
-        reason: dict[int, str] = {}
-        for pid, c in self._cand.items():
-            if pid in special:
-                reason[pid] = rules.reason_for(c)
-                continue
-            key = (c.relationship, c.relationship_text, c.listed_first, c.custody)
-            found = memo.get(key)
-            if found is None:
-                found = memo[key] = rules.reason_for(c)
-            reason[pid] = found
+        special = self._index_overrides() & self._cand.keys()
+        by_kind = [rules.reason(0, (), *kind) for kind in self._kinds]
+        reason = {pid: by_kind[k] for pid, k in self._kind_of.items()}
+        for pid in special:
+            reason[pid] = rules.reason_for(self._cand[pid])
         self._reason = reason
         self._included_count = sum(1 for r in reason.values() if not r)
-        self._fam_ok = [self._row_ok(i) for i in range(len(self._fids))]
-        self._importable_count = sum(self._fam_ok)
+        mix_ok = [any(not by_kind[k] for k in mix) for mix in self._mixes]
+        fam_ok = [mix_ok[m] for m in self._mix_of_row]
+        for i in {i for pid in special for i in self._rows_of[pid]}:
+            fam_ok[i] = self._row_ok(i)
+        self._fam_ok = fam_ok
+        self._importable_count = sum(fam_ok)
 
     def _row_ok(self, i: int) -> bool:
         if self._fids[i] in self._family_out:
