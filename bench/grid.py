@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from textual import events  # noqa: E402
 from textual.app import App  # noqa: E402
 
+from bench.support import setup_with_overrides  # noqa: E402
 from core.demo import roster_from_school  # noqa: E402
 from core.facts.sandbox import generate_school  # noqa: E402
 from core.gc_pause import long_lived  # noqa: E402
@@ -43,7 +44,6 @@ from core.roster import Roster  # noqa: E402
 from core.sites import add_site  # noqa: E402
 from core.sync import service  # noqa: E402
 from core.sync.review import ReviewModel  # noqa: E402
-from core.sync.setup import SetupDoc  # noqa: E402
 from core.workspace import Workspace  # noqa: E402
 from store import open_store  # noqa: E402
 from tui.app import FactsyncApp  # noqa: E402
@@ -164,11 +164,7 @@ async def grid_from_criteria(roster: Roster, rounds: int) -> dict[str, float]:
 
 async def preset_with_overrides(roster: Roster, overrides: int, rounds: int) -> dict[str, float]:
     """A preset key on a grid whose setup carries ``overrides`` per-parent choices."""
-    plain = ReviewModel(roster, SetupDoc(kind="parents"))
-    pairs = [(plain.family(i)[0], s.person_id) for i in range(len(plain)) for s in plain.slots(i)]
-    chosen = [{"family_id": f, "person_id": p, "include": n % 3 != 0}
-              for n, (f, p) in enumerate(pairs[:overrides])]
-    setup = SetupDoc.model_validate({"kind": "parents", "parents": {"overrides": chosen}})
+    setup = setup_with_overrides(roster, overrides)
     with long_lived():  # as service.review_model builds it
         model = ReviewModel(roster, setup)
 
@@ -188,7 +184,7 @@ async def preset_with_overrides(roster: Roster, overrides: int, rounds: int) -> 
                 presets.append(await key(app, clock, k))
     return {"preset_4000_overrides": max(presets),
             "preset_4000_overrides_median": statistics.median(presets),
-            "overrides": float(len(chosen))}
+            "overrides": float(len(setup.parents.overrides))}
 
 
 COLD = """
