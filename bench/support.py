@@ -106,6 +106,8 @@ class Verdicts:
 
     def at_most(self, name: str, value: float, limit: float, unit: str = "s") -> None:
         shown = f"{value:.3f} s" if unit == "s" else f"{value:.0f} {unit}".strip()
+        if limit:
+            shown += f" = {value / limit:.0%} of target"
         self.check(name, shown, value <= limit, f"<= {limit:g} {unit}".strip())
 
     def exit_code(self) -> int:
