@@ -202,6 +202,11 @@ class SyncPlan:
         out["unreadable"] = len(self.unreadable)
         return out
 
+    def __repr__(self) -> str:
+        """Its counts, not its rows: asyncio, workers and tracebacks format it (see Roster)."""
+        counts = ", ".join(f"{k} {v}" for k, v in self.counts().items() if v)
+        return f"SyncPlan({self.kind}: {counts or 'nothing'})"
+
 
 def make_plan(
     setup: SetupDoc,

@@ -78,6 +78,11 @@ class Selection:
     people: tuple[Candidate, ...] = ()
     """Everyone considered, included or not, in the order ``select`` met them."""
 
+    def __repr__(self) -> str:
+        """Its sizes, not its people (see ``Roster.__repr__``)."""
+        return (f"Selection({self.kind}: {len(self.people)} people considered, "
+                f"{len(self.candidates)} candidates, {self.matched_students} students match)")
+
 
 def _fold(value: str | None) -> str:
     return (value or "").strip().casefold()
