@@ -15,6 +15,7 @@ unreadable instead of failing the fetch. :func:`roster_from_tables` does the sam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections import Counter
 from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
@@ -49,7 +50,10 @@ MAX_ROWS_PER_PAGE = 50_000
 """...unless that makes pages bigger than this and the plan's minute budget allows more pages."""
 PAGES_IN_FLIGHT = 4
 """Pages requested at once: each waits whole in memory until it is read, so this bounds the
-fetch's memory (the plan's 10/s rate is reached with a few requests in flight anyway)."""
+fetch's memory (the plan's 10/s rate is reached with a few requests in flight anyway)..."""
+BIG_PAGES_IN_FLIGHT = 2
+"""...and of pages larger than MAX_PAGE_SIZE rows (up to 25 MB each), this many: reading one
+takes about as long as receiving the next, so more of them would only wait in memory."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ class _Fetch:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.reader = _Reader()
         self.in_flight = asyncio.Semaphore(PAGES_IN_FLIGHT)
+        self.big_in_flight = asyncio.Semaphore(BIG_PAGES_IN_FLIGHT)
         self.student_people: dict[int, rec.Person] = {}
         self.announced: dict[str, int] = {}
         start = client.stats
@@ -330,7 +335,8 @@ class _Fetch:
         parse = table.resource.page.validate_json
         if wanted is not None:
             parse = partial(parse, context=rec.Wanted(table.id_field, wanted))
-        async with self.in_flight:
+        big = self.big_in_flight if size > MAX_PAGE_SIZE else contextlib.nullcontext()
+        async with big, self.in_flight:
             return await self.client.get_page(
                 table.path,
                 filters=term,
