@@ -25,7 +25,7 @@ history and for 50,000 families on the Enterprise plan with light history. ``--p
 this part, ``--first-only`` skips the re-syncs.
 
 Every figure is printed with its target; exits 1 when one is missed. ``make bench-quick`` runs
-5,000 families (everything) and 20,000 (everything but the re-syncs).
+5,000 and 20,000 families.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from bench.support import (  # noqa: E402
 )
 from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY  # noqa: E402
 from core.facts.sandbox import Sandbox, SandboxConfig, School, serve_in_thread  # noqa: E402
+from core.roster import Roster  # noqa: E402
 from core.sync.plan import SyncPlan  # noqa: E402
 from core.sync.setup import Decision  # noqa: E402
 
@@ -97,7 +98,7 @@ def decide_every_conflict(plan: SyncPlan) -> list[Decision]:
     return out
 
 
-def plan_figures(families: int, history: str, decisions: str, repeat: int, db: Path,
+def plan_figures(roster: Roster, families: int, decisions: str, repeat: int, db: Path,
                  verdicts: Verdicts) -> None:
     from core.sites import add_site
     from core.sync import service
@@ -105,7 +106,6 @@ def plan_figures(families: int, history: str, decisions: str, repeat: int, db: P
     from store import open_store
     from store.models import SyncSetup
 
-    roster = roster_for(families, history=history)
     store = open_store(db)
     try:
         site = add_site(store, "plan")
@@ -138,12 +138,11 @@ def plan_figures(families: int, history: str, decisions: str, repeat: int, db: P
         store.close()
 
 
-def preset_figure(families: int, history: str, verdicts: Verdicts, rounds: int = 3) -> None:
+def preset_figure(roster: Roster, verdicts: Verdicts, rounds: int = 3) -> None:
     """The slowest preset change of the grid engine with 4,000 per-parent overrides."""
     from core.gc_pause import long_lived
     from core.sync.review import ReviewModel
 
-    roster = roster_for(families, history=history)
     setup = setup_with_overrides(roster, PRESET_OVERRIDES)
     with long_lived():  # as service.review_model builds it
         model = ReviewModel(roster, setup)
@@ -309,10 +308,12 @@ def main() -> int:
     school = school_for(args.families, history=args.history)
     print(f"school: {args.families} families, {len(school.students)} students, "
           f"{len(school.people)} people ({args.history} history)")
+    roster = roster_for(args.families, history=args.history)
     with tempfile.TemporaryDirectory() as tmp:
-        plan_figures(args.families, args.history, args.decisions, args.repeat,
-                     Path(tmp) / "plan.db", verdicts)
-    preset_figure(args.families, args.history, verdicts)
+        plan_figures(roster, args.families, args.decisions, args.repeat, Path(tmp) / "plan.db",
+                     verdicts)
+    preset_figure(roster, verdicts)
+    del roster
     if not args.plan_only:
         e2e(args.families, args.history, facts_plan, school, args.first_only, verdicts)
     return verdicts.exit_code()
