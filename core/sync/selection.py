@@ -192,6 +192,11 @@ class SubsetRules:
                            c.listed_first, c.custody)
 
 
+def _listed_first(orders: Mapping[int, int], family_ids: tuple[int, ...]) -> bool:
+    """Listed first (familyOrder 1) in one of ``family_ids``."""
+    return any(orders.get(f) == 1 for f in family_ids)
+
+
 class _Builder:
     """Makes candidates from one roster: PersonFamily rows indexed both ways (with the setup's
     family grouping), family keys as shared strings, and each person's text cleaned once."""
@@ -207,9 +212,6 @@ class _Builder:
         self.people = roster.people
         self.heads = setup.family_key_map()
         self._keys: dict[int, str] = {}
-
-    def own_families(self, person_id: int) -> tuple[int, ...]:
-        return tuple(sorted(self.orders.get(person_id, _NO_ORDERS)))
 
     def _family_key(self, fid: int) -> str:
         key = self._keys.get(fid)
@@ -253,7 +255,7 @@ class _Builder:
             key,
             multi,
             grade,
-            any(orders.get(f) == 1 for f in family_ids),
+            _listed_first(orders, family_ids),
             relationship,
             relationship_text,
             custody,
@@ -361,7 +363,7 @@ def _parents(
             custody = custody or bool(ln.custody)
         assert best is not None
         _, group, text = best
-        listed_first = any(own.get(f) == 1 for f in family_ids)
+        listed_first = _listed_first(own, family_ids)
         reason = rules.reason(parent_id, family_ids, group, text, listed_first, custody)
         out.append(
             build.make(
