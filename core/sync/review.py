@@ -136,8 +136,6 @@ class ReviewModel:
         self._haystacks: list[str] | None = None
         self._view: Sequence[int] = range(len(self._fids))
         self._reason: dict[int, str] = {}
-        self._overridden: set[tuple[int, int]] = set()
-        self._family_out: set[int] = set()
         self._fam_ok: list[bool] = []
         self._included_count = 0
         self._importable_count = 0
@@ -150,26 +148,19 @@ class ReviewModel:
         self._setup = setup
         self._rules = SubsetRules.of(setup)
 
-    def _index_overrides(self) -> set[int]:
-        """Refresh the override index; returns the people an override or excluded family decides."""
-        special: set[int] = set()
-        self._overridden = set()
-        self._family_out = set()
-        for o in self._setup.parents.overrides:
-            if o.person_id is not None:
-                special.add(o.person_id)
-                self._overridden.add((o.family_id, o.person_id))
-            elif not o.include:
-                self._family_out.add(o.family_id)
-                for i in self._rows_of_family.get(o.family_id, ()):
-                    special.update(self._members[i])
+    def _special(self) -> set[int]:
+        """The people an override or an excluded family decides (not their kind alone)."""
+        special = set(self._rules.by_person)
+        for fid in self._rules.families_out:
+            for i in self._rows_of_family.get(fid, ()):
+                special.update(self._members[i])
         return special
 
     def _recompute_all(self) -> None:
         """Everyone again (a preset): the engine's rule, asked once per kind of parent and
         once per person an override or an excluded family decides."""
         rules = self._rules
-        special = self._index_overrides() & self._cand.keys()
+        special = self._special() & self._cand.keys()
         by_kind = [rules.reason(0, (), *kind) for kind in self._kinds]
         reason = {pid: by_kind[k] for pid, k in self._kind_of.items()}
         for pid in special:
@@ -184,12 +175,11 @@ class ReviewModel:
         self._importable_count = sum(fam_ok)
 
     def _row_ok(self, i: int) -> bool:
-        if self._fids[i] in self._family_out:
+        if self._fids[i] in self._rules.families_out:
             return False
         return any(not self._reason[pid] for pid in self._members[i])
 
     def _recompute_people(self, people: set[int]) -> None:
-        self._index_overrides()
         rules = self._rules
         rows: set[int] = set()
         for pid in people:
@@ -259,11 +249,12 @@ class ReviewModel:
         i = self._view[index]
         pid = self._members[i][slot]
         reason = self._reason[pid]
-        overridden = any((fid, pid) in self._overridden for fid in self._cand[pid].family_ids)
+        families = self._cand[pid].family_ids
+        overridden = any(f in families for f, _ in self._rules.by_person.get(pid, ()))
         return SlotState(included=not reason, overridden=overridden, reason=reason)
 
     def family_excluded(self, index: int) -> bool:
-        return self._fids[self._view[index]] in self._family_out
+        return self._fids[self._view[index]] in self._rules.families_out
 
     def totals(self) -> Totals:
         everyone = len(self._cand)
@@ -296,7 +287,7 @@ class ReviewModel:
     def toggle_family(self, index: int) -> Change:
         i = self._view[index]
         fid = self._fids[i]
-        include: bool | None = None if fid in self._family_out else False
+        include: bool | None = None if fid in self._rules.families_out else False
         self._use(self._setup.with_override(fid, None, include))
         touched = {pid for r in self._rows_of_family.get(fid, ()) for pid in self._members[r]}
         self._recompute_people(touched)
