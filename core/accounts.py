@@ -13,7 +13,7 @@ from typing import Any
 import peewee as pw
 
 from core.csvfile import csv_text
-from core.sync.apply import SyncError, enqueue_write_back
+from core.sync.apply import SyncError, enqueue_write_back, site_transaction
 from core.sync.journal import account_values, as_tuples, load_account_rows, snapshot
 from core.sync.setup import Decision, SetupDoc, dump_setup, email_key, parse_setup
 from core.sync.text import clean_text, email_is_valid
@@ -119,8 +119,7 @@ def merge_accounts(site: Site, *, keep: str, absorb: str) -> SyncRun:
     later sync does not overwrite it; when both were linked to different FACTS people, the
     absorbed person is skipped by later syncs (a saved decision), so the duplicate is not re-made.
     """
-    db = Site._meta.database
-    with db.atomic():
+    with site_transaction(site):
         k = find_account(site, keep)
         a = find_account(site, absorb)
         if k.id == a.id:

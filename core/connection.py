@@ -18,6 +18,7 @@ from core.facts.plans import PLANS, SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from core.facts.secrets import key_problem, scrub
 from core.sites import SiteError
 from store import Store
+from store.budget import StoreLedger, budget_key
 from store.models import Connection, Site
 
 if TYPE_CHECKING:  # httpx and the client load when FACTS is called: Home does not need them
@@ -172,8 +173,10 @@ def open_client(
         from core.facts.sandbox import SandboxConfig
 
         base_url = SandboxConfig().base_url
-
-    return FactsClient(base_url, sub_key, api_key, plan=conn.plan, transport=transport)
+    ledger = StoreLedger(store.path, budget_key(sub_key))  # one budget per key for all processes
+    return FactsClient(
+        base_url, sub_key, api_key, plan=conn.plan, transport=transport, ledger=ledger
+    )
 
 
 def api_key_of(store: Store, conn: Connection) -> str:

@@ -21,6 +21,7 @@ from core.sites import SiteError
 from core.sync.setup import email_key
 from core.sync.text import clean_text
 from core.writeback.outbox import enqueue_entry, write_transaction
+from core.writeback.witness import Candidate, entry_candidates
 from store.models import Account, HourEntry, Outbox, Site, utcnow
 
 STATUSES = ("pending", "approved", "rejected")
@@ -362,6 +363,8 @@ class ImportResult:
     stopped: bool = False
     """Nothing was imported because of the errors (a bad header, or bad lines without
     ``skip_bad_lines``)."""
+    planned: list[_Row] = field(default_factory=list)
+    """``dry_run``: the rows that would be imported."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -496,6 +499,7 @@ def import_csv(
     approved_by: str,
     skip_bad_lines: bool = False,
     strict: bool = True,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Import entries from CSV text (columns email,date,hours,description,status).
 
@@ -505,7 +509,8 @@ def import_csv(
     columns) always imports nothing. Good rows are written in one transaction, so a file is never
     half-imported. A row identical to an existing entry (same account, date, hours, description)
     is skipped, so importing a corrected file again does not double the good rows. (``strict``
-    is the default; ``strict=False`` is the same as ``skip_bad_lines=True``.)
+    is the default; ``strict=False`` is the same as ``skip_bad_lines=True``.) ``dry_run`` writes
+    nothing and lists the rows that would be imported in ``planned``.
     """
     skip_bad_lines = skip_bad_lines or not strict
     result = ImportResult()
@@ -537,6 +542,9 @@ def import_csv(
                 )
                 continue
             existing.add(key)
+            if dry_run:
+                result.planned.append(row)
+                continue
             entry = _create(
                 row.account,
                 row.day,
@@ -589,16 +597,42 @@ def backfill_candidates(site: Site, *, since: date | None = None) -> list[EntryV
 
 
 def backfill(site: Site, entry_ids: Sequence[int]) -> int:
-    """Enqueue these (listed) entries; returns how many were enqueued."""
+    """Enqueue these (listed) entries; returns how many were enqueued (one insert per 100)."""
     if site.kind not in ("students", "parents"):
         raise HoursError(
             f"site {site.name!r} has no roster kind yet: run a first sync before backfilling"
         )
-    count = 0
-    with write_transaction():
-        for entry in HourEntry.select(HourEntry, Account).join(Account).where(
-            HourEntry.id.in_(list(entry_ids)) & (Account.site == site.id)
-        ):
-            if enqueue_entry(site, entry, entry.account) is not None:
-                count += 1
-    return count
+    from core.writeback.outbox import enqueue_new
+
+    return enqueue_new(site, entry_ids)
+
+
+def import_candidates(site: Site, rows: Sequence[_Row]) -> tuple[list[Candidate], int]:
+    """The planned rows of a dry-run import that would go to FACTS (approved, account linked),
+    and how many would not."""
+    out: list[Candidate] = []
+    for r in rows:
+        if r.status != "approved" or r.account.person_id is None:
+            continue
+        out.append(
+            Candidate(
+                key=f"line {r.line}",
+                entry_id=None,
+                email=r.account.email,
+                person_id=int(r.account.person_id),
+                day=r.day,
+                hours=r.hours,
+                description=r.description,
+                reference=None,
+            )
+        )
+    return out, len(rows) - len(out)
+
+
+def backfill_forecast_candidates(site: Site, views: Sequence[EntryView]) -> list[Candidate]:
+    """Backfill candidates as write-back would see them before their first write."""
+    entries = HourEntry.select(HourEntry, Account).join(Account).where(
+        HourEntry.id.in_([v.id for v in views])
+    )
+    candidates, _ = entry_candidates(site, entries)
+    return candidates

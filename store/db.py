@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,15 @@ PRAGMAS = {
 }
 
 
+def is_busy(err: BaseException) -> bool:
+    """SQLite's "database is locked/busy": another process holds the write lock (PostgreSQL's
+    serialization failures will answer True here too). Such an error is retried, never fatal."""
+    text = str(err).lower()
+    return isinstance(err, pw.OperationalError | sqlite3.OperationalError) and (
+        "locked" in text or "busy" in text
+    )
+
+
 @dataclass
 class Store:
     path: Path
@@ -38,15 +48,22 @@ last_opened: Path | None = None
 """The store this process opened last: what a store failure message names."""
 
 
-def open_store(path: str | os.PathLike[str] | None = None) -> Store:
+def open_store(
+    path: str | os.PathLike[str] | None = None, *, busy_timeout_ms: int | None = None
+) -> Store:
     """Open (creating and migrating if needed) the store at ``path`` and bind the models to it.
 
-    Raises StoreError (one sentence: what is wrong, what to do) when it cannot be used.
+    ``busy_timeout_ms``: how long a write waits for another process's write lock before it
+    fails as busy (default 10 s). Raises StoreError (one sentence: what is wrong, what to do)
+    when the store cannot be used.
     """
     global last_opened
     db_path = resolve_db_path(path)
     last_opened = db_path
-    db = pw.SqliteDatabase(str(db_path), pragmas=dict(PRAGMAS))
+    pragmas = dict(PRAGMAS)
+    if busy_timeout_ms is not None:
+        pragmas["busy_timeout"] = busy_timeout_ms
+    db = pw.SqliteDatabase(str(db_path), pragmas=pragmas)
     database.initialize(db)
     try:
         db.connect(reuse_if_open=True)

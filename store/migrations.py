@@ -10,7 +10,15 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from store.models import ALL_MODELS, SchemaVersion
+from store.models import (
+    ALL_MODELS,
+    Connection,
+    Outbox,
+    RateBudget,
+    RateSlot,
+    SchemaVersion,
+    Site,
+)
 
 
 def _v1_initial(db: pw.Database) -> None:
@@ -53,9 +61,21 @@ def _v2_run_numbers(db: pw.Database) -> None:
             SyncRun.update(number=n).where(SyncRun.id == run.id).execute()
 
 
+def _v3_facts_witness(db: pw.Database) -> None:
+    """Issue 9: the hour-syncing switch (sites that exist already keep syncing on), the daily
+    quota pause, what each outbox row was sent as and what FACTS was found holding, and the
+    shared rate budget."""
+    if "hour_sync" in add_missing_columns(db, Site, "hour_sync"):
+        Site.update(hour_sync=True).execute()
+    add_missing_columns(db, Connection, "quota_until")
+    add_missing_columns(db, Outbox, "sent_hours", "sent_date", "facts_duplicates", "mismatch")
+    db.create_tables([RateBudget, RateSlot], safe=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[pw.Database], None]]] = [
     (1, _v1_initial),
     (2, _v2_run_numbers),
+    (3, _v3_facts_witness),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -34,6 +34,9 @@ class Site(BaseModel):
     name = pw.CharField(unique=True)
     plan = pw.CharField(default="advanced")  # basic | advanced; the integration needs advanced
     kind = pw.CharField(null=True)  # students | parents; fixed at the first sync
+    hour_sync = pw.BooleanField(default=False)
+    """Approved hours go to FACTS only while this is on: off for a new site until the admin has
+    seen what turning it on would send (``factsync hours syncing SITE on``)."""
     created_at = pw.DateTimeField(default=utcnow)
 
 
@@ -49,6 +52,7 @@ class Connection(BaseModel):
     academics_read = pw.BooleanField(null=True)
     checked_at = pw.DateTimeField(null=True)
     last_error = pw.TextField(null=True)
+    quota_until = pw.DateTimeField(null=True)  # FACTS's daily call quota is used up until then
 
 
 class SyncSetup(BaseModel):
@@ -113,6 +117,10 @@ class Outbox(BaseModel):
     claimed_until = pw.DateTimeField(null=True)
     service_hours_id = pw.IntegerField(null=True)
     person_id = pw.IntegerField(null=True)  # the FACTS personId the row was written under
+    sent_hours = pw.FloatField(null=True)  # what this store last sent (or adopted): hours, date
+    sent_date = pw.DateField(null=True)
+    facts_duplicates = pw.TextField(null=True)  # ids of further FACTS rows carrying the reference
+    mismatch = pw.TextField(null=True)  # FACTS held other hours/date than the entry: what and when
     last_error = pw.TextField(null=True)
     last_attempt_at = pw.DateTimeField(null=True)
     sent_at = pw.DateTimeField(null=True)
@@ -147,6 +155,27 @@ class SyncChange(BaseModel):
     after = pw.TextField(null=True)
 
 
+class RateBudget(BaseModel):
+    """The request budget of one FACTS subscription key, shared by every process using the store.
+
+    ``key`` is a hash of the subscription key (never the key). ``blocked_until`` (epoch seconds)
+    holds every process back after a 429's Retry-After.
+    """
+
+    key = pw.CharField(unique=True)
+    blocked_until = pw.FloatField(default=0.0)
+
+
+class RateSlot(BaseModel):
+    """One request's send time (epoch seconds, possibly in the near future: a reservation)."""
+
+    budget = pw.ForeignKeyField(RateBudget, backref="slots", on_delete="CASCADE")
+    at = pw.FloatField()
+
+    class Meta:
+        indexes = ((("budget", "at"), False),)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion,
     Site,
@@ -157,4 +186,6 @@ ALL_MODELS: list[type[BaseModel]] = [
     Outbox,
     SyncRun,
     SyncChange,
+    RateBudget,
+    RateSlot,
 ]

@@ -13,7 +13,7 @@ from core import hours as hrs
 from core.cli import cli
 from core.writeback.outbox import enqueue_for_accounts
 from store.models import Account, HourEntry, Outbox
-from tests.test_writeback_support import Env, make_env
+from tests.test_writeback_support import Env, make_client, make_env, make_sandbox, worker
 
 TODAY = dt.date.today()
 
@@ -97,12 +97,18 @@ def test_unlinked_accounts_wait_and_are_enqueued_when_linked(tmp_path: Path) -> 
     assert Outbox.get(Outbox.entry == entry.id).state == "pending"
 
 
-def test_reject_or_delete_before_sending_owes_facts_nothing(env: Env) -> None:
+async def test_reject_or_delete_before_sending_owes_facts_nothing(env: Env) -> None:
     a = add(env, approved_by="x")
     b = add(env, approved_by="x", description="Other")
     assert Outbox.select().count() == 2
     hrs.reject(env.site, [a.id])
     hrs.delete_entry(env.site, b.id)
+    # FACTS is the witness: a restored store may not know these were sent, so the worker looks
+    # them up before forgetting them; FACTS holds neither, so nothing is sent
+    sb = make_sandbox()
+    async with make_client(sb.transport()) as client:
+        report = await worker(env, client).drain()
+    assert report.dropped == 2 and sb.count("POST") == 0 and sb.count("PATCH") == 0
     assert Outbox.select().count() == 0
     assert [v.id for v in hrs.list_entries(env.site)] == [a.id]
     assert {v.id for v in hrs.list_entries(env.site, include_deleted=True)} == {a.id, b.id}
@@ -189,7 +195,7 @@ def test_approving_again_requeues_a_failed_row(env: Env) -> None:
     entry = add(env, approved_by="x")
     Outbox.update(state="failed", attempts=8, outcome_unknown=True).execute()
     hrs.unapprove(env.site, [entry.id])
-    assert Outbox.get().state == "failed"  # may be in FACTS: kept for the worker to resolve
+    assert Outbox.get().state == "pending"  # may be in FACTS: the worker looks it up
     hrs.approve(env.site, [entry.id], by="x")
     row = Outbox.get()
     assert (row.state, row.attempts, row.outcome_unknown) == ("pending", 0, True)

@@ -8,7 +8,7 @@ from typing import Any
 from core.connection import save_connection
 from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from core.facts.sandbox import generate_school
-from store.models import Connection, HourEntry, Outbox
+from store.models import Connection, HourEntry, Outbox, Site
 from tests.conftest import (
     Env,
     StepApp,
@@ -31,6 +31,7 @@ def student_ids(n: int) -> list[int]:
 def populate(tmp_path: Path, *, people: str = "Write") -> Env:
     """A students site on the in-process sandbox: one failed row, one approved entry queued."""
     env = make_env(tmp_path, kind="students")
+    Site.update(hour_sync=True).execute()  # new sites start with hour syncing off (issue 9)
     save_connection(env.store, env.site, base_url=f"sandbox:?families=12&seed=5&people={people}",
                     api_key=SANDBOX_API_KEY, subscription_key=SANDBOX_SUBSCRIPTION_KEY,
                     plan="enterprise")

@@ -23,7 +23,7 @@ from core.cli import cli
 from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from store import Store, open_store
 from store.models import Account, Outbox, Site
-from tests.test_writeback_support import person_ids
+from tests.test_writeback_support import hour_sync_on, person_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = "sandbox:?families=40&seed=3"
@@ -52,6 +52,7 @@ def setup_site(tmp_path: Path, *, spec: str = SPEC, accounts: int = 3) -> tuple[
     site = Site.get(Site.name == "Lincoln")
     site.kind = "parents"
     site.save()
+    hour_sync_on(site)
     for i, pid in enumerate(person_ids()[:accounts]):
         Account.create(site=site, email=f"p{i}@example.org", email_key=f"p{i}@example.org",
                        person_id=pid, origin="sis", first_name=f"P{i}", last_name="Test")

@@ -53,6 +53,7 @@ def make_sandbox(
             faults=faults or Faults(),
             rate_limits=False,
             hours_file=hours_file,
+            cache=True,  # as FACTS: every read-back and look-up must bypass the 120 s cache
         ),
     )
 
@@ -101,6 +102,7 @@ def make_env(
         plan="enterprise",
     )
     Connection.update(people_read=True, people_write=write, academics_read=True).execute()
+    hour_sync_on(site)
     made = []
     for i, pid in enumerate(person_ids()[:accounts]):
         email = f"user{i}@example.org"
@@ -116,6 +118,13 @@ def make_env(
             )
         )
     return Env(store, site, made)
+
+
+def hour_sync_on(site: Site) -> None:
+    """The site sends hours to FACTS (new sites start with hour syncing off)."""
+    if hasattr(Site, "hour_sync"):
+        Site.update(hour_sync=True).where(Site.id == site.id).execute()
+        site.hour_sync = True
 
 
 def approved_entries(env: Env, count: int, *, start: dt.date | None = None) -> list[HourEntry]:
@@ -162,12 +171,13 @@ def assert_exactly_once(sb: Sandbox, env: Env, kind: str = "parents") -> None:
         HourEntry.select(HourEntry, Account).join(Account).where(HourEntry.status == "approved")
     )
     assert len(rows) == len(entries)
+    outbox = {o.entry_id: o for o in Outbox.select()}
     for e in entries:
         ref = f"factsync:{env.site.id}:{e.id}"
         row = by_ref[ref]
         assert row["personId"] == e.account.person_id
         assert row["date"] == f"{e.date.isoformat()}T00:00:00Z"
         assert abs(row["hours"] - e.hours) < 1e-9
-        ob = Outbox.get(Outbox.entry == e.id)
+        ob = outbox[e.id]
         assert ob.state == "sent", (ob.state, ob.last_error)
         assert ob.service_hours_id == row["serviceHoursId"]

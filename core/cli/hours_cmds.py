@@ -23,6 +23,7 @@ import click
 from core import hours as hrs
 from core.cli.common import (
     EXIT_ERROR,
+    EXIT_NEEDS_DECISION,
     EXIT_USAGE,
     ROW_ID,
     cli_hint,
@@ -34,7 +35,7 @@ from core.cli.common import (
 from core.facts.errors import FactsError
 from core.sites import SiteError, get_site, require_advanced
 from core.writeback import outbox
-from core.writeback.worker import RunReport, WriteBackWorker
+from core.writeback.worker import RunReport, WriteBackWorker, hour_sync_off
 from store import Store, open_store
 
 
@@ -85,13 +86,46 @@ def _entry_line(v: hrs.EntryView) -> str:
     )
 
 
-class HoursGroup(click.Group):
-    """A group whose first word, when it is not a subcommand, is the SITE to list."""
+class DefaultGroup(click.Group):
+    """A group whose first word, when it is not a subcommand, goes to ``default_command``:
+    ``factsync hours SITE`` lists, ``factsync writeback SITE`` sends."""
+
+    default_command = "list"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = ["list", *args]
+            args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+
+class HoursGroup(DefaultGroup):
+    default_command = "list"
+
+
+class WritebackGroup(DefaultGroup):
+    default_command = "run"
+
+
+def _confirm_or_stop(question: str, yes: bool) -> None:
+    """Ask on a terminal; headless, only ``--yes`` goes ahead (exit 3: a person must say yes)."""
+    if yes:
+        return
+    if sys.stdin.isatty():
+        if not click.confirm(question, default=False):
+            fail("nothing changed", EXIT_NEEDS_DECISION)
+        return
+    fail("nothing changed: run again with --yes to go ahead", EXIT_NEEDS_DECISION)
+
+
+def _forecast_line(store: Store, site: Any, candidates: list[Any], not_sent: int) -> str:
+    """How many would be new to FACTS, already there, or conflicting (reads FACTS)."""
+    from core.writeback.witness import forecast
+
+    try:
+        result = asyncio.run(forecast(store, site, candidates, not_sent=not_sent))
+    except (SiteError, FactsError) as err:
+        return f"FACTS could not be read to compare ({err})"
+    return "in FACTS: " + result.sentence()
 
 
 def register(cli: click.Group) -> None:
@@ -244,11 +278,15 @@ def register(cli: click.Group) -> None:
                   help="Import nothing if any line is bad (the default; kept for scripts).")
     @click.option("--skip-bad-lines", is_flag=True,
                   help="Import the good lines of a file that has bad ones (reported, skipped).")
+    @click.option("--dry-run", is_flag=True,
+                  help="Import nothing: say how many rows are new, already in FACTS, or "
+                  "conflicting with FACTS.")
     @approver_option
     @db_option
     @json_option
     def hours_import(
-        site: str, file: str, strict: bool, skip_bad_lines: bool, by: str | None, db: str | None,
+        site: str, file: str, strict: bool, skip_bad_lines: bool, dry_run: bool,
+        by: str | None, db: str | None,
         as_json: bool,
     ) -> None:
         """Import entries from CSV (columns email,date,hours,description,status).
@@ -269,8 +307,12 @@ def register(cli: click.Group) -> None:
         with _store(db) as store:
             s = get_site(store, site)
             result = hrs.import_csv(
-                s, text, approved_by=by or _default_approver(), skip_bad_lines=skip_bad_lines
+                s, text, approved_by=by or _default_approver(), skip_bad_lines=skip_bad_lines,
+                dry_run=dry_run,
             )
+            if dry_run:
+                _import_dry_run(store, s, file, result, as_json)
+                return
             if as_json:
                 print_json(result.to_json())
             else:
@@ -294,6 +336,103 @@ def register(cli: click.Group) -> None:
             if result.errors:
                 raise SystemExit(EXIT_ERROR)
 
+    def _import_dry_run(
+        store: Store, s: Any, file: str, result: hrs.ImportResult, as_json: bool
+    ) -> None:
+        from core.writeback.witness import forecast
+
+        candidates, not_sent = hrs.import_candidates(s, result.planned)
+        try:
+            facts = asyncio.run(forecast(store, s, candidates, not_sent=not_sent))
+        except (SiteError, FactsError) as problem:
+            fail(f"nothing imported; FACTS could not be read to compare: {problem}")
+            return
+        if as_json:
+            print_json({**result.to_json(), "dryRun": True, "wouldImport": len(result.planned),
+                        "facts": facts.to_json()})
+        else:
+            for err in result.errors:
+                click.echo(f"{file}: {err}", err=True)
+            click.echo(f"would import {len(result.planned)} entries (nothing imported): "
+                       f"{facts.sentence()}; {not_sent} not for FACTS (not approved, or the "
+                       "account not linked)"
+                       + (f"; {len(result.errors)} bad row(s)" if result.errors else "")
+                       + (f"; {len(result.duplicates)} already on the site"
+                          if result.duplicates else ""))
+            for c in facts.conflicts:
+                click.echo(f"  conflict: {c.email} {c.date}: {c.hours:g} h here, FACTS row "
+                           f"{c.service_hours_id} holds {c.facts_hours} h")
+        if result.errors:
+            raise SystemExit(EXIT_ERROR)
+
+    @hours_group.command("syncing")
+    @click.argument("site")
+    @click.argument("state", type=click.Choice(["on", "off"]))
+    @click.option("--yes", "-y", is_flag=True, help="Turn it on without asking (cron, scripts).")
+    @db_option
+    @json_option
+    def hours_syncing(site: str, state: str, yes: bool, db: str | None, as_json: bool) -> None:
+        """Turn hour syncing on or off for a site. Turning it on first shows what would happen:
+        entries to send, entries already in FACTS (adopted, not sent), conflicts."""
+        from core.writeback.switch import hour_sync_preview, set_hour_sync
+
+        with _store(db) as store:
+            s = get_site(store, site)
+            if state == "off":
+                changed = set_hour_sync(s, False)
+                if as_json:
+                    print_json({"site": s.name, "hourSync": "off", "changed": changed})
+                else:
+                    click.echo(f"hour syncing is off for site {s.name!r}"
+                               + ("" if changed else " (it was already)"))
+                return
+            require_advanced(s)
+            preview = asyncio.run(hour_sync_preview(store, s))
+            if not as_json:
+                click.echo(f"turning hour syncing on for site {s.name!r}: {preview.sentence()}")
+                for c in preview.forecast.conflicts:
+                    click.echo(f"  conflict: entry {c.entry_id} {c.email} {c.date}: {c.hours:g} h "
+                               f"here, FACTS row {c.service_hours_id} holds {c.facts_hours} h")
+            if not preview.on:
+                if as_json and not yes:
+                    print_json({**preview.to_json(), "changed": False})
+                _confirm_or_stop("Turn hour syncing on?", yes)
+            changed = set_hour_sync(s, True)
+            if as_json:
+                print_json({**preview.to_json(), "hourSync": "on", "changed": changed})
+            else:
+                click.echo(f"hour syncing is on; 'factsync writeback {s.name}' sends the entries")
+
+    @hours_group.command("pull")
+    @click.argument("site")
+    @click.option("--since", default=None, help="Only FACTS rows dated on or after YYYY-MM-DD.")
+    @click.option("--dry-run", is_flag=True, help="Say what would be imported; change nothing.")
+    @db_option
+    @json_option
+    def hours_pull(
+        site: str, since: str | None, dry_run: bool, db: str | None, as_json: bool
+    ) -> None:
+        """Import the FACTS ServiceHours of every linked person as approved entries tied to
+        their FACTS row (never sent again). A second pull adds nothing."""
+        from core.writeback.pull import pull
+
+        with _store(db) as store:
+            s = get_site(store, site)
+            require_advanced(s)
+            result = asyncio.run(pull(store, s, since=_date(since), dry_run=dry_run))
+            if as_json:
+                print_json(result.to_json())
+                return
+            verb = "would import" if dry_run else "imported"
+            click.echo(
+                f"read {result.rows_read} FACTS rows: {verb} {len(result.imported)} as approved "
+                f"entries, {result.tied} recognised as entries already queued here, "
+                f"{result.already} already the site's, {len(result.skipped)} skipped"
+            )
+            for sk in result.skipped:
+                click.echo(f"  skipped FACTS row {sk.service_hours_id} (person {sk.person_id}): "
+                           f"{sk.reason}")
+
     @hours_group.command("backfill")
     @click.argument("site")
     @click.option("--since", default=None, help="Only entries dated on or after YYYY-MM-DD.")
@@ -311,26 +450,72 @@ def register(cli: click.Group) -> None:
             views = hrs.backfill_candidates(s, since=_date(since))
             queued = 0 if dry_run or not views else hrs.backfill(s, [v.id for v in views])
             if as_json:
-                print_json(
-                    {
-                        "dryRun": dry_run,
-                        "entries": [v.to_json() for v in views],
-                        "hours": round(sum(v.hours for v in views), 2),
-                        "enqueued": queued,
-                    }
-                )
+                body: dict[str, Any] = {
+                    "dryRun": dry_run,
+                    "entries": [v.to_json() for v in views],
+                    "hours": round(sum(v.hours for v in views), 2),
+                    "enqueued": queued,
+                }
+                if dry_run and views:
+                    from core.writeback.witness import forecast
+
+                    candidates = hrs.backfill_forecast_candidates(s, views)
+                    body["facts"] = asyncio.run(forecast(store, s, candidates)).to_json()
+                print_json(body)
                 return
             total = sum(v.hours for v in views)
             verb = "would send" if dry_run else "sending"
             click.echo(f"{verb} {len(views)} entries ({total:g} h) to FACTS:")
             for v in views:
                 click.echo(_entry_line(v))
+            if dry_run and views:
+                candidates = hrs.backfill_forecast_candidates(s, views)
+                click.echo(_forecast_line(store, s, candidates, 0))
             if not dry_run and views:
                 click.echo(f"queued {queued}; 'factsync writeback {site}' sends them")
 
     # --- writeback ---------------------------------------------------------------------------
 
-    @cli.command("writeback")
+    @cli.group("writeback", cls=WritebackGroup)
+    def writeback_group() -> None:
+        """Write-back to FACTS: 'factsync writeback SITE' sends; 'writeback audit SITE' checks."""
+
+    @writeback_group.command("audit")
+    @click.argument("site")
+    @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+                  help="Also write each difference to this CSV file.")
+    @db_option
+    @json_option
+    def writeback_audit(site: str, csv_path: str | None, db: str | None, as_json: bool) -> None:
+        """Compare the site's entries with every FACTS ServiceHours row of its people: missing
+        in FACTS, FACTS rows with a factsync reference but no entry, duplicates, hours or date
+        that differ, withdrawn entries still counted. Exit 0 when they agree, 3 when not.
+        Changes nothing."""
+        from core.writeback.audit import audit
+
+        with _store(db) as store:
+            s = get_site(store, site)
+            require_advanced(s)
+            report = asyncio.run(audit(store, s))
+            if csv_path:
+                Path(csv_path).write_text(report.csv_text(), encoding="utf-8")
+            if as_json:
+                print_json(report.to_json())
+            else:
+                click.echo(
+                    f"audit of {s.name!r}: {report.rows_read} FACTS rows read, "
+                    f"{report.entries_checked} entries checked, {report.agreeing} agree, "
+                    f"{report.queued} still queued, {report.facts_only} FACTS rows entered "
+                    "outside factsync"
+                )
+                for d in report.differences:
+                    click.echo(f"  {d.line()}")
+                click.echo("the store and FACTS agree" if report.agrees
+                           else f"{len(report.differences)} difference(s)")
+            if not report.agrees:
+                raise SystemExit(EXIT_NEEDS_DECISION)
+
+    @writeback_group.command("run")
     @click.argument("site")
     @click.option("--follow", is_flag=True, help="Keep running: send new approvals as they come.")
     @click.option("--failed", "show_failed", is_flag=True, help="List entries FACTS never took.")
@@ -374,6 +559,10 @@ def register(cli: click.Group) -> None:
                 for line in report.duplicates:
                     click.echo(f"  ! {line}")
             if report.disabled and not follow:
+                if report.disabled == hour_sync_off(s.name):
+                    if not as_json:
+                        click.echo(report.disabled)
+                    return
                 fail(f"write-back is off for site {site!r}: {report.disabled}")
             if report.error or report.failed:
                 raise SystemExit(EXIT_ERROR)

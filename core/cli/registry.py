@@ -71,7 +71,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "writeback": (
         "core.cli.hours_cmds",
-        "Send approved hours to FACTS (once, or continuously with --follow).",
+        "Write-back to FACTS: 'factsync writeback SITE' sends; 'writeback audit SITE' checks.",
     ),
 }
 """Command name -> (the module whose ``register`` adds it, the help line ``--help`` shows)."""

@@ -44,6 +44,17 @@ def register(cli: click.Group) -> None:
             click.echo(
                 "  write-back: on" if st.writeback_enabled else f"  write-back: OFF: {st.writeback_reason}"
             )
+            click.echo(
+                "  hour syncing: on" if st.hour_sync
+                else f"  hour syncing: off ('factsync hours syncing {st.site} on' to send hours)"
+            )
+            if st.quota_until:
+                click.echo(f"  write-back paused: FACTS's daily call quota is used up; resumes at "
+                           f"{st.quota_until:%Y-%m-%d %H:%M} UTC")
+            if st.duplicates_in_facts or st.mismatches:
+                click.echo(f"  found in FACTS: {st.duplicates_in_facts} entries with duplicate "
+                           f"rows, {st.mismatches} with other hours or date than sent "
+                           f"('factsync writeback audit {st.site}' lists them)")
             last = f"{st.last_sync_at:%Y-%m-%d %H:%M}" if st.last_sync_at else "never"
             click.echo(
                 f"  last sync: {last}  accounts: {st.accounts_active} active, "

@@ -40,7 +40,8 @@ from core.facts.errors import (
 )
 from core.facts.models import StudentServiceHoursModel
 from core.facts.plans import PLANS, Plan
-from core.facts.ratelimit import RateLimiter
+from core.facts.ratelimit import LatencyMeter, Ledger, RateLimiter
+from core.facts.records import ServiceHoursRead
 from core.facts.secrets import key_problem, scrub
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ MAX_PAGE_SIZE = 6000
 """Largest page factsync asks for: public clients use up to 6000 without a cap."""
 MAX_RETRY_AFTER = 120.0
 """A 429 asking for a longer wait than this is reported instead of waited out."""
+MAX_RATE_LIMITED_S = 600.0
+"""429s on one request are waited out (traffic outside factsync) for this long in all..."""
+MAX_RATE_LIMITED_TRIES = 60
+"""...and at most this many times."""
 SERVICE_HOURS_PATHS: dict[str, str] = {
     "students": "/Students/ServiceHours",
     "parents": "/Parents/ServiceHours",
@@ -250,6 +255,7 @@ class FactsClient:
         timeout: float = 30.0,
         on_event: EventCallback | None = None,
         limiter: RateLimiter | None = None,
+        ledger: Ledger | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 10.0,
     ) -> None:
@@ -263,7 +269,12 @@ class FactsClient:
         self.max_retries = max_retries
         self.on_event = on_event
         self.stats = ClientStats()
-        self.limiter = limiter or RateLimiter.for_plan(plan)
+        self.limiter = limiter or RateLimiter.for_plan(
+            plan, ledger=ledger, clock=time.time if ledger is not None else time.monotonic
+        )
+        self.latency = self.limiter.meter if self.limiter.meter is not None else LatencyMeter()
+        """Round-trip times of recent requests: the limiter's margin and callers' in-flight
+        counts are sized from it."""
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._secrets = tuple(k for k in (subscription_key, api_key) if k)
@@ -437,20 +448,23 @@ class FactsClient:
     async def list_service_hours(
         self, kind: Kind, person_ids: Iterable[int], *, bypass_cache: bool = True
     ) -> list[StudentServiceHoursModel]:
-        """Rows of these people, fresh by default (reading back a write must skip the cache)."""
-        return await self.get_by_ids(
+        """Rows of these people, fresh by default (reading back a write must skip the cache);
+        read leniently: an unreadable field of one row is None, not an error for all."""
+        rows: list[StudentServiceHoursModel] = []
+        rows += await self.get_by_ids(
             SERVICE_HOURS_PATHS[kind],
-            StudentServiceHoursModel,
+            ServiceHoursRead,
             "personId",
             person_ids,
             bypass_cache=bypass_cache,
         )
+        return rows
 
     async def patch_service_hours(
         self, kind: Kind, service_hours_id: int, ops: Sequence[Mapping[str, Any]]
     ) -> StudentServiceHoursModel:
         body = await self.patch(f"{SERVICE_HOURS_PATHS[kind]}/{int(service_hours_id)}", ops)
-        return StudentServiceHoursModel.model_validate(body)
+        return ServiceHoursRead.model_validate(body)
 
     # --- the one place requests are sent --------------------------------------------------------
 
@@ -507,6 +521,7 @@ class FactsClient:
             content = json.dumps(json_body).encode()
             headers["Content-Type"] = content_type
         attempt = 0
+        rate_limited_for, refusals = 0.0, 0
         while True:
             attempt += 1
             await self.limiter.acquire(self._on_wait)
@@ -528,12 +543,10 @@ class FactsClient:
                 continue
             self.stats.requests += 1
             _unbind(response)
+            elapsed = time.perf_counter() - started
+            self.latency.observe(elapsed)
             records = self._count_records(method, response, parse)
-            self._emit(
-                RequestDone(
-                    path, response.status_code, records, method, time.perf_counter() - started
-                )
-            )
+            self._emit(RequestDone(path, response.status_code, records, method, elapsed))
             status = response.status_code
             if status < 400 and not self._unparsable(method, response):
                 return response
@@ -545,11 +558,20 @@ class FactsClient:
                 await self._retry(attempt, reason, method, path, self._backoff(attempt))
                 continue
             if status == 429:
+                # Refused at the gateway, so safe to resend (even a POST). Traffic outside
+                # factsync on the same key is waited out: the attempt does not count, only
+                # the total wait is bounded.
                 wait = _retry_after(response)
-                if attempt > self.max_retries or wait > MAX_RETRY_AFTER:
+                rate_limited_for, refusals = rate_limited_for + wait, refusals + 1
+                if (
+                    wait > MAX_RETRY_AFTER
+                    or rate_limited_for > MAX_RATE_LIMITED_S
+                    or refusals > MAX_RATE_LIMITED_TRIES
+                ):
                     raise RateLimited(wait)
+                attempt -= 1
                 self.limiter.block_for(wait)
-                await self._retry(attempt, "429 rate limited", method, path, 0.0)
+                await self._retry(attempt + 1, "429 rate limited", method, path, 0.0)
                 continue
             if status >= 500:
                 message = self._scrub(_body_message(response))

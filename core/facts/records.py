@@ -26,8 +26,11 @@ from pydantic import (
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    model_validator,
 )
 from typing_extensions import TypedDict
+
+from core.facts.models import StudentServiceHoursModel
 
 R = TypeVar("R")
 INT32 = 2**31 - 1
@@ -423,3 +426,42 @@ def orphan_links(
             )
         )
     return kept, lost
+
+
+# --- service hours read back ------------------------------------------------------------------
+
+
+class ServiceHoursRead(StudentServiceHoursModel):
+    """A service-hours row as read back from FACTS: untrusted, so one odd row (a 300-character
+    note, hours as text, a broken date) never fails the whole read. A field that cannot be read
+    is None: write-back then never takes the row for what it is not."""
+
+    description: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tolerate(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return {"serviceHoursId": 0}
+        out = dict(data)
+        for name, kind in (("serviceHoursId", int), ("personId", int), ("createdBy", int),
+                           ("hours", float)):
+            value = out.get(name)
+            if value is None:
+                continue
+            try:
+                ok = not isinstance(value, bool) and kind(value) == kind(value)  # NaN: no
+            except (TypeError, ValueError, OverflowError):
+                ok = False
+            if not ok:
+                out[name] = 0 if name == "serviceHoursId" else None
+        for name in ("description", "note", "verifiedBy"):
+            if out.get(name) is not None and not isinstance(out[name], str):
+                out[name] = str(out[name])
+        if out.get("date") is not None:
+            try:
+                TypeAdapter(datetime).validate_python(out["date"])
+            except ValueError:
+                out["date"] = None
+        return out

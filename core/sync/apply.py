@@ -7,8 +7,9 @@ a plan made before someone else changed an account is refused rather than applie
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from core.sync.journal import (
 )
 from core.sync.plan import Action, PlanItem, SyncPlan, Target
 from store.bulk import insert_rows, next_id, rows_in, update_rows
+from store.db import is_busy
 from store.models import Account, HourEntry, Site, SyncChange, SyncRun, SyncSetup, utcnow
 
 CHUNK = 400
@@ -49,6 +51,27 @@ class ArchiveConfirmationNeeded(SyncError):
 
 class StalePlan(SyncError):
     """The accounts changed since the plan was made: plan again."""
+
+
+class SiteBusy(SyncError):
+    """Another process holds the store's write lock (a sync, undo, merge or import)."""
+
+    def __init__(self, site: str) -> None:
+        super().__init__(f"the site {site!r} is being changed by another process; try again")
+
+
+@contextlib.contextmanager
+def site_transaction(site: Site) -> Iterator[None]:
+    """The write transaction of a sync, undo or merge: ``BEGIN IMMEDIATE`` takes the write lock
+    before anything is read, so two at once never interleave; the second waits the store's
+    busy timeout and then gets a clean :class:`SiteBusy` instead of a traceback."""
+    try:
+        with Site._meta.database.atomic("IMMEDIATE"):
+            yield
+    except Exception as err:
+        if is_busy(err):
+            raise SiteBusy(site.name) from None
+        raise
 
 
 def chunks(seq: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
@@ -143,8 +166,7 @@ def apply_plan(
         raise SyncError(
             f"site {site.name!r} rosters {site.kind}; a plan for {plan.kind} cannot be applied"
         )
-    db = Site._meta.database
-    with db.atomic():
+    with site_transaction(site):
         current = _check_fresh(plan, site)
         if site.kind is None:
             Site.update(kind=plan.kind).where(Site.id == site.id).execute()
@@ -274,8 +296,7 @@ def undo_latest(site: Site) -> SyncRun:
     Accounts the run added are deleted, unless they have hours since: then they are archived, so
     no hour is ever lost.
     """
-    db = Site._meta.database
-    with db.atomic():
+    with site_transaction(site):
         run = latest_run(site)
         if run is None:
             raise SyncError(f"site {site.name!r} has no run to undo")

@@ -41,16 +41,18 @@ def reference_for(site_id: int, entry_id: int) -> str:
 def enqueue_entry(site: Site, entry: HourEntry, account: Account) -> Outbox | None:
     """Owe FACTS the current state of ``entry`` (call inside the transaction that changed it).
 
-    Returns the outbox row, or None when nothing is owed (account not linked, site kind unknown,
-    or the entry was never approved and never sent).
+    Returns the outbox row, or None when nothing is owed (the entry was never approved, or its
+    account is not linked and nothing of it was ever queued). A row that was sent (or may have
+    reached FACTS) is brought to the entry's state whatever became of the account since: an
+    undone link or a merge does not stop a withdrawal reaching the row the entry was sent as.
+    A row that was never confirmed stays queued even when no longer wanted: the worker looks
+    it up in FACTS (a restored store may not know it was sent) and drops it only if absent.
     """
-    if site.kind not in ROSTER_KINDS or account.person_id is None:
-        return None
     row: Outbox | None = Outbox.get_or_none(Outbox.entry == entry.id)
     wanted = entry.status == "approved" and not entry.deleted
     now = utcnow()
     if row is None:
-        if not wanted:
+        if not wanted or site.kind not in ROSTER_KINDS or account.person_id is None:
             return None
         row = Outbox.create(
             entry=entry.id,
@@ -61,23 +63,11 @@ def enqueue_entry(site: Site, entry: HourEntry, account: Account) -> Outbox | No
             next_try_at=now,
         )
         return row
-    if row.operation == "create" and row.state != "sent":
-        if row.state == "failed" and wanted:
-            row.state, row.attempts, row.next_try_at = "pending", 0, now
-            row.save()
-            return row
-        if row.state == "inflight" or row.outcome_unknown:
-            # FACTS may already hold the row: the worker looks it up, then compares values.
-            return row
-        if not wanted:
-            # Never reached FACTS: nothing is owed any more.
-            row.delete_instance()
-            return None
-        return row
-    # FACTS holds (or may hold) the row: bring it to the entry's state.
-    row.operation = "update" if wanted else "withdraw"
-    row.state = "pending"
-    row.attempts = 0
+    if row.state == "sent" or row.service_hours_id is not None or row.operation != "create":
+        # FACTS holds (or may hold) the row: bring it to the entry's state.
+        row.operation = "update" if wanted else "withdraw"
+    row.state = "pending" if row.state != "inflight" else "inflight"
+    row.attempts = 0 if row.state == "pending" else row.attempts
     row.next_try_at = now
     row.last_error = None
     row.save()
@@ -89,17 +79,27 @@ def enqueue_for_accounts(site: Site, account_ids: Iterable[int]) -> int:
 
     Called by sync and merge inside their transaction when accounts become linked to FACTS.
     """
+    ids = sorted({int(a) for a in account_ids})
+    return _enqueue(site, lambda part: HourEntry.account.in_(list(part)), ids)
+
+
+def enqueue_new(site: Site, entry_ids: Iterable[int]) -> int:
+    """Enqueue these entries where they are approved, linked and have no outbox row (backfill)."""
+    ids = sorted({int(e) for e in entry_ids})
+    return _enqueue(site, lambda part: HourEntry.id.in_(list(part)), ids)
+
+
+def _enqueue(site: Site, within: Any, keys: Sequence[int]) -> int:
     if site.kind not in ROSTER_KINDS:
         return 0
-    ids = sorted({int(a) for a in account_ids})
     count = 0
     with write_transaction():
-        for part in chunks(ids):
+        for part in chunks(keys):
             query = (
                 HourEntry.select(HourEntry.id)
                 .join(Account)
                 .where(
-                    HourEntry.account.in_(list(part))
+                    within(part)
                     & (Account.site == site.id)
                     & Account.person_id.is_null(False)
                     & (HourEntry.status == "approved")

@@ -6,7 +6,6 @@ No I/O here: the worker loads rows, asks these functions, and performs the answe
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -93,20 +92,6 @@ def reference_of(note: str | None) -> str | None:
     return first[0] if first and first[0].startswith("factsync:") else None
 
 
-def by_reference(
-    rows: Iterable[StudentServiceHoursModel], references: set[str]
-) -> dict[str, list[StudentServiceHoursModel]]:
-    """FACTS rows grouped by the reference their note carries (only the ones asked for)."""
-    found: dict[str, list[StudentServiceHoursModel]] = {}
-    for row in rows:
-        ref = reference_of(row.note)
-        if ref in references:
-            found.setdefault(ref, []).append(row)
-    for group in found.values():
-        group.sort(key=lambda r: r.serviceHoursId)
-    return found
-
-
 def matches(row: StudentServiceHoursModel, want: Desired) -> bool:
     """FACTS already holds what the entry says (hours, date, description, note)."""
     return (
@@ -129,7 +114,7 @@ def patch_ops(want: Desired) -> list[dict[str, Any]]:
     ]
 
 
-Action = Literal["sent", "patch", "post", "drop", "wait"]
+Action = Literal["sent", "patch", "post", "drop", "wait", "mismatch"]
 
 
 @dataclass(frozen=True)
@@ -139,46 +124,61 @@ class Decision:
     reason: str = ""
 
 
+def differs(row: StudentServiceHoursModel, want: Desired) -> str | None:
+    """How a FACTS row's hours or date differ from what the entry says (None: they agree)."""
+    parts = []
+    if row.hours is None or abs(float(row.hours) - want.hours) >= 1e-6:
+        parts.append(f"{row.hours if row.hours is not None else 'no'} h, the entry {want.hours:g} h")
+    day = row.date.date() if row.date is not None else None
+    if day != want.date:
+        parts.append(f"date {day or 'none'}, the entry {want.date}")
+    return "; ".join(parts) or None
+
+
 def decide(
     *,
     state: str,
     operation: str,
     service_hours_id: int | None,
-    looked_up: bool,
-    found: list[StudentServiceHoursModel],
+    found: StudentServiceHoursModel | None,
+    hand: bool,
     want: Desired,
+    sent_hours: float | None,
+    sent_date: date | None,
+    outcome_unknown: bool = False,
 ) -> Decision:
-    """What to do with one claimed outbox row, given what a read-back found (if one was done)."""
-    if found:
-        row = found[0]
-        extra = (
-            f"FACTS holds {len(found)} rows for this entry (ids "
-            + ", ".join(str(r.serviceHoursId) for r in found)
-            + f"); kept {row.serviceHoursId}"
-            if len(found) > 1
-            else ""
+    """What to do with one claimed outbox row, given the FACTS row a look-up found (if any).
+
+    A FACTS row that differs from the entry is brought to it (PATCH) when the difference is
+    expected: the entry was edited or withdrawn since the row was written, so FACTS holds what
+    this store sent (or the row is the answer to this store's own POST). Otherwise FACTS holds something this store never sent (someone edited it
+    in FACTS, or a restored store lost a later edit): that is a *mismatch*, kept and reported
+    for a person to settle, never overwritten.
+    """
+    if found is not None:
+        sid = int(found.serviceHoursId)
+        if hand or matches(found, want):
+            return Decision("sent", sid)
+        gap = differs(found, want)
+        as_sent = state == "inflight" or (outcome_unknown and sent_hours is None) or (
+            sent_hours is not None
+            and found.hours is not None
+            and abs(float(found.hours) - sent_hours) < 1e-6
+            and found.date is not None
+            and found.date.date() == sent_date
         )
-        if matches(row, want):
-            return Decision("sent", row.serviceHoursId, extra)
-        return Decision("patch", row.serviceHoursId, extra)
-    if service_hours_id is not None and not looked_up:
+        if gap is None or as_sent or operation != "create":
+            return Decision("patch", sid)
+        return Decision("mismatch", sid, f"FACTS row {sid} holds {gap}")
+    if service_hours_id is not None:
         return Decision("patch", service_hours_id)
     if state == "inflight":
         return Decision("wait", None, "FACTS accepted the row but a read-back does not show it yet")
     if not want.live:
-        return Decision("drop", None, "never reached FACTS and is no longer approved")
+        return Decision("drop", None, "not in FACTS and no longer approved")
     if want.person_id is None:
-        return Decision("drop", None, "the account is no longer linked to a FACTS person")
+        return Decision("drop", None, "not in FACTS and the account is no longer linked")
     return Decision("post")
-
-
-def needs_lookup(
-    *, state: str, operation: str, outcome_unknown: bool, service_hours_id: int | None
-) -> bool:
-    """Look the reference up in FACTS before acting (never post twice on an unknown outcome)."""
-    if state == "inflight" or outcome_unknown:
-        return True
-    return operation != "create" and service_hours_id is None
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -> float:

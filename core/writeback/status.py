@@ -10,7 +10,7 @@ import peewee as pw
 
 from core.connection import connection_info
 from core.facts.errors import ReadOnly
-from store.models import Account, HourEntry, Outbox, Site, SyncRun
+from store.models import Account, Connection, HourEntry, Outbox, Site, SyncRun, utcnow
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class SiteStatus:
     outbox: dict[str, int]
     waiting_for_link: int
     last_error: OutboxError | None
+    hour_sync: bool = False
+    quota_until: datetime | None = None
+    """FACTS's daily quota is used up: write-back resumes then (UTC)."""
+    duplicates_in_facts: int = 0
+    mismatches: int = 0
 
     def to_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -61,7 +66,11 @@ class SiteStatus:
                 "peopleWrite": self.people_write,
                 "academicsRead": self.academics_read,
             },
+            "hourSync": "on" if self.hour_sync else "off",
             "writeBack": {"enabled": self.writeback_enabled, "reason": self.writeback_reason},
+            "quotaResumesAt": iso(self.quota_until),
+            "duplicatesInFacts": self.duplicates_in_facts,
+            "mismatches": self.mismatches,
             "lastSyncAt": iso(self.last_sync_at),
             "accounts": {"active": self.accounts_active, "linked": self.accounts_linked},
             "outbox": dict(self.outbox),
@@ -128,7 +137,18 @@ def _last_error(site: Site) -> OutboxError | None:
     )
 
 
+def findings(site: Site) -> tuple[int, int]:
+    """Entries FACTS holds more than one row for, and entries whose FACTS row holds hours or a
+    date this store never sent (both found by write-back; a person settles them)."""
+    rows = Outbox.select().join(HourEntry).join(Account).where(Account.site == site.id)
+    return (
+        rows.where(Outbox.facts_duplicates.is_null(False)).count(),
+        rows.where(Outbox.mismatch.is_null(False)).count(),
+    )
+
+
 def site_status(site: Site) -> SiteStatus:
+    site = Site.get_by_id(site.id)
     info = connection_info(site)
     enabled, reason = writeback_state(site)
     last_sync = (
@@ -137,6 +157,9 @@ def site_status(site: Site) -> SiteStatus:
         .scalar()
     )
     accounts = Account.select().where((Account.site == site.id) & (Account.status == "active"))
+    conn: Connection | None = Connection.get_or_none(Connection.site == site.id)
+    quota = conn.quota_until if conn is not None else None
+    dups, mismatches = findings(site)
     waiting = (
         HourEntry.select()
         .join(Account)
@@ -167,4 +190,8 @@ def site_status(site: Site) -> SiteStatus:
         outbox=outbox_counts(site),
         waiting_for_link=waiting,
         last_error=_last_error(site),
+        hour_sync=bool(site.hour_sync),
+        quota_until=quota if quota is not None and quota > utcnow() else None,
+        duplicates_in_facts=dups,
+        mismatches=mismatches,
     )
