@@ -26,7 +26,8 @@ test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/mypy core store
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	# two processes: most of the suite waits (subprocesses, servers, rate windows), not computes
+	$(BIN)/pytest -n 2
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/export_screenshots.py

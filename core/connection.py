@@ -155,8 +155,6 @@ def open_client(
     store: Store, site: Site, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> FactsClient:
     """A FACTS client for the site's saved connection (the caller closes it)."""
-    from core.facts.client import FactsClient
-
     conn: Connection | None = Connection.get_or_none(Connection.site == site)
     if conn is None:
         raise NotConnected(site.name)
@@ -166,7 +164,13 @@ def open_client(
         raise SiteError(
             f"the keys of site {site.name!r} are missing from {store.secrets.path}: connect again"
         )
-    base_url = conn.base_url
+    return _client(store, conn.base_url, sub_key, api_key, conn.plan, transport)
+
+
+def _client(store: Store, base_url: str, sub_key: str, api_key: str, plan: str,
+            transport: httpx.AsyncBaseTransport | None) -> FactsClient:
+    from core.facts.client import FactsClient
+
     if transport is None:
         transport = transport_for(store, base_url)
     if is_sandbox_url(base_url):
@@ -175,8 +179,73 @@ def open_client(
         base_url = SandboxConfig().base_url
     ledger = StoreLedger(store.path, budget_key(sub_key))  # one budget per key for all processes
     return FactsClient(
-        base_url, sub_key, api_key, plan=conn.plan, transport=transport, ledger=ledger
+        base_url, sub_key, api_key, plan=plan, transport=transport, ledger=ledger
     )
+
+
+class CheckFailed(SiteError):
+    """New keys failed their check and were not saved: the working keys stay in use."""
+
+    def __init__(self, site: str, err: Exception, had_keys: bool) -> None:
+        self.cause = err
+        kept = ("the keys that worked before stay in use" if had_keys
+                else "nothing was saved")
+        super().__init__(f"the new keys of site {site!r} did not pass the check ({err}); {kept}")
+
+
+async def connect(
+    store: Store,
+    site: Site,
+    *,
+    base_url: str,
+    api_key: str,
+    subscription_key: str,
+    plan: str = "pro",
+    force: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Permissions | None:
+    """Check new keys with FACTS, then save them with what they may do.
+
+    A check that fails saves nothing (CheckFailed: the working keys stay), unless ``force``:
+    then the keys are saved unchecked, with the failure as the connection's last error.
+    """
+    from core.facts.errors import FactsError
+    from core.facts.probe import probe_permissions
+
+    if plan not in PLANS:
+        raise SiteError(f"unknown FACTS plan {plan!r}: choose one of {', '.join(PLANS)}")
+    for what, key in (("school API key", api_key), ("subscription key", subscription_key)):
+        problem = key_problem(what, key)
+        if problem:
+            raise SiteError(problem)
+    url = base_url.strip().rstrip("/") or DEFAULT_BASE_URL
+    client = _client(store, url, subscription_key.strip(), api_key.strip(), plan, transport)
+    try:
+        async with client:
+            perms = await probe_permissions(client)
+    except FactsError as err:
+        if not force:
+            had = Connection.get_or_none(Connection.site == site) is not None
+            raise CheckFailed(site.name, err, had) from None
+        conn = save_connection(store, site, base_url=url, api_key=api_key,
+                               subscription_key=subscription_key, plan=plan)
+        conn.last_error = scrub(str(err), (api_key, subscription_key))
+        conn.checked_at = datetime.now(UTC).replace(tzinfo=None)
+        conn.save()
+        return None
+    conn = save_connection(store, site, base_url=url, api_key=api_key,
+                           subscription_key=subscription_key, plan=plan)
+    _keep(conn, perms)
+    return perms
+
+
+def _keep(conn: Connection, perms: Permissions) -> None:
+    conn.people_read = perms.people_read
+    conn.people_write = perms.people_write
+    conn.academics_read = perms.academics_read
+    conn.checked_at = datetime.now(UTC).replace(tzinfo=None)
+    conn.last_error = None
+    conn.save()
 
 
 def api_key_of(store: Store, conn: Connection) -> str:
@@ -204,10 +273,5 @@ async def check_connection(
         conn.checked_at = datetime.now(UTC).replace(tzinfo=None)
         conn.save()
         raise
-    conn.people_read = perms.people_read
-    conn.people_write = perms.people_write
-    conn.academics_read = perms.academics_read
-    conn.checked_at = datetime.now(UTC).replace(tzinfo=None)
-    conn.last_error = None
-    conn.save()
+    _keep(conn, perms)
     return perms

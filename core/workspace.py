@@ -28,9 +28,12 @@ if TYPE_CHECKING:
     from core.connection import ConnectionInfo
     from core.facts.fetch import FetchProgress
     from core.hours import EntryView
+    from core.overview import Unattended
     from core.roster import Roster
+    from core.site_settings import Pause
     from core.sync.bulk import BulkDecision
     from core.sync.conflicts import ConflictChoice
+    from core.sync.holds import HoldView
     from core.sync.plan import SyncPlan
     from core.sync.review import Change, ReviewModel
     from core.sync.selection import Selection
@@ -122,6 +125,12 @@ class SiteCard:
     last_run: LastRun | None
     api_key_hint: str | None
     is_sandbox: bool
+    unattended: Unattended | None = None
+    """Schedule, pause, holds and the last unattended runs (``core.overview``)."""
+
+    @property
+    def paused(self) -> Pause | None:
+        return self.unattended.pause if self.unattended else None
 
     @property
     def ready_to_sync(self) -> bool:
@@ -153,6 +162,8 @@ class SyncOutcome:
     merged: list[str] = field(default_factory=list)
     merge_errors: list[str] = field(default_factory=list)
     invites: list[Invite] = field(default_factory=list)
+    hold: HoldView | None = None
+    """The archives this run left waiting for a person (None: nothing held)."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +295,7 @@ class Workspace:
         import json
 
         from core.connection import connection_info
+        from core.overview import unattended
         from core.sites import list_sites
         from core.writeback.status import site_status
         from store.models import SyncRun, SyncSetup
@@ -312,6 +324,7 @@ class Workspace:
                     json.loads(run.counts or "{}")),
                 api_key_hint=info.api_key_hint if info else None,
                 is_sandbox=info.is_sandbox if info else False,
+                unattended=unattended(site),
             ))
         return cards
 
@@ -335,9 +348,9 @@ class Workspace:
 
     def check_connection(self, site: str, base_url: str, api_key: str | None,
                          subscription_key: str | None, plan: str) -> ConnectionInfo | None:
-        """Save new keys (when given) and probe what they may do; a failing check keeps the
-        working key (``core.connection``)."""
-        from core.connection import check_connection, connection_info, save_connection
+        """Check new keys (when given) with FACTS, then save them with what they may do; a
+        failing check saves nothing and keeps the working keys (``core.connection.connect``)."""
+        from core.connection import check_connection, connect, connection_info
         from core.sites import require_advanced
 
         s = self._site(site)
@@ -345,8 +358,10 @@ class Workspace:
         if api_key is not None:
             if subscription_key is None:
                 raise SiteError("Enter the subscription key too.")
-            save_connection(self.store, s, base_url=base_url, api_key=api_key,
-                            subscription_key=subscription_key, plan=plan)
+            asyncio.run(connect(self.store, s, base_url=base_url, api_key=api_key,
+                                subscription_key=subscription_key, plan=plan,
+                                transport=self.transport))
+            return connection_info(s)
         asyncio.run(check_connection(self.store, s, transport=self.transport))
         return connection_info(s)
 
@@ -455,9 +470,10 @@ class Workspace:
         from core.sync import service
 
         outcome = SyncOutcome(plan, None)
-        if plan.writes:
-            run = service.apply_plan(self.store, site, plan, confirm_archive=confirm_archive)
-            outcome.run = run.number
+        result = service.apply_with_holds(self.store, site, plan,
+                                          confirm_archive=confirm_archive)
+        outcome.run = result.run.number if result.run is not None else None
+        outcome.hold = result.hold if result.held else None
         outcome.merged, outcome.merge_errors, outcome.invites = self.merge_and_invite(site, merges)
         return outcome
 
@@ -478,6 +494,58 @@ class Workspace:
                 errors.append(f"{absorb} → {keep}: {err}")
         return merged, errors, acc.pending_invites(s)
 
+    def preview_first(self, site: str, plan: SyncPlan) -> str | None:
+        """Why Begin Sync → Sync must show the Preview before applying (None: apply at once).
+
+        It applies directly only for a site that synced before and whose plan holds nothing
+        new: no new conflicts, nothing held, archives under the threshold."""
+        from store.models import SyncRun
+
+        s = self._site(site)
+        if not SyncRun.select().where((SyncRun.site == s) & (SyncRun.kind == "sync")).exists():
+            return "a first sync: look at the plan before it is written"
+        new = sum(1 for c in plan.open_conflicts if c.new)
+        if new:
+            return f"{new} new conflict{'s' if new != 1 else ''} since the last sync"
+        if plan.archive.verdict != "ok":
+            return "archives that need a confirmation"
+        if self.holds(site):
+            return "archives held for a person"
+        return None
+
+    # --- holds ---------------------------------------------------------------------------------------
+
+    def holds(self, site: str) -> list[HoldView]:
+        from core.sync import service
+
+        return service.holds(self.store, site)
+
+    def approve_hold(self, site: str, hold_id: int, roster: Roster | None = None) -> int:
+        """Apply a hold (planned again against ``roster``, or a fresh read); its run number."""
+        from core.sync import service
+
+        run = asyncio.run(service.approve_hold(self.store, site, hold_id, by=self.approver,
+                                               roster=roster, transport=self.transport))
+        return int(run.number or run.id)
+
+    def reject_hold(self, site: str, hold_id: int) -> None:
+        from core.sync import service
+
+        service.reject_hold(self.store, site, hold_id, by=self.approver)
+
+    def write_error_report(self, site: str, plan: SyncPlan) -> tuple[Path, int]:
+        """The *Export error report* CSV of the plan in the export folder: (path, rows)."""
+        from core.sync.report import write_error_report
+
+        path = self._export_path("errors", site)
+        return path, write_error_report(plan, path)
+
+    def _export_path(self, what: str, site: str) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", site).strip("-").lower() or "site"
+        path = self.export_dir / f"{what}-{slug}-{self.now():%Y%m%d-%H%M%S}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     # --- invites -------------------------------------------------------------------------------------
 
     def invites(self, site: str) -> list[Invite]:
@@ -489,9 +557,7 @@ class Workspace:
         """Write the CSV (spreadsheet formulas neutralised by ``invites_csv``); returns its path."""
         from core import accounts as acc
 
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", site).strip("-").lower() or "site"
-        path = self.export_dir / f"invites-{slug}-{self.now():%Y%m%d-%H%M%S}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self._export_path("invites", site)
         path.write_text(acc.invites_csv(invites), encoding="utf-8")
         return path
 

@@ -72,10 +72,19 @@ def _v3_facts_witness(db: pw.Database) -> None:
     db.create_tables([RateBudget, RateSlot], safe=True)
 
 
+def _v4_unattended(db: pw.Database) -> None:
+    """Issue 10: site options, holds, job states, leases, daemon heartbeats, the setup of a run."""
+    from store.models import Heartbeat, Hold, JobState, Lease, SiteOptions, SyncRun
+
+    db.create_tables([SiteOptions, Hold, JobState, Lease, Heartbeat], safe=True)
+    add_missing_columns(db, SyncRun, "setup")
+
+
 MIGRATIONS: list[tuple[int, Callable[[pw.Database], None]]] = [
     (1, _v1_initial),
     (2, _v2_run_numbers),
     (3, _v3_facts_witness),
+    (4, _v4_unattended),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

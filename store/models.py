@@ -136,6 +136,8 @@ class SyncRun(BaseModel):
     kind = pw.CharField(default="sync")  # sync | merge | undo
     counts = pw.TextField(default="{}")  # JSON
     undone_at = pw.DateTimeField(null=True)
+    setup = pw.TextField(null=True)
+    """The setup document a sync was applied with: undo offers to restore the one before it."""
 
     def save(self, force_insert: bool = False, only: object = None) -> int:
         """A new run takes the next number of its site (runs are numbered per site)."""
@@ -176,6 +178,69 @@ class RateSlot(BaseModel):
         indexes = ((("budget", "at"), False),)
 
 
+class SiteOptions(BaseModel):
+    """How a site runs unattended: archive threshold, schedule, pause, alert addresses."""
+
+    site = pw.ForeignKeyField(Site, backref="options", unique=True, on_delete="CASCADE")
+    archive_threshold = pw.CharField(default="20%")  # "20%" (a share) or "50" (a count)
+    schedule = pw.CharField(null=True)  # a cron expression; None: no scheduled sync
+    schedule_set_at = pw.DateTimeField(null=True)
+    paused_until = pw.DateTimeField(null=True)
+    paused_reason = pw.TextField(null=True)
+    alert_emails = pw.TextField(default="[]")  # JSON list of addresses
+    alert_webhook = pw.TextField(null=True)
+
+
+class Hold(BaseModel):
+    """The part of a plan that waits for a person, with its reason (design.md §3)."""
+
+    site = pw.ForeignKeyField(Site, backref="holds", on_delete="CASCADE")
+    kind = pw.CharField(default="archive")
+    reason = pw.TextField()
+    rows = pw.TextField()  # JSON list of the held rows
+    state = pw.CharField(default="open", index=True)  # open | approved | rejected | superseded
+    created_at = pw.DateTimeField(default=utcnow)
+    resolved_at = pw.DateTimeField(null=True)
+    resolved_by = pw.CharField(null=True)
+    run_number = pw.IntegerField(null=True)  # the run that applied an approved hold
+
+
+class JobState(BaseModel):
+    """The last outcome of a site's unattended job (sync, write-back) and the alert it raised."""
+
+    site = pw.ForeignKeyField(Site, backref="jobs", on_delete="CASCADE")
+    job = pw.CharField()  # sync | writeback
+    last_at = pw.DateTimeField(null=True)
+    last_code = pw.IntegerField(null=True)
+    last_message = pw.TextField(null=True)
+    alerted = pw.TextField(default="")  # the condition last alerted ("" = all well)
+    scheduled_at = pw.DateTimeField(null=True)  # the schedule point the last scheduled run served
+
+    class Meta:
+        indexes = ((("site", "job"), True),)
+
+
+class Lease(BaseModel):
+    """Who holds a named piece of work (a site's sync) until when: one holder at a time."""
+
+    name = pw.CharField(unique=True)
+    holder = pw.CharField()  # user@host
+    host = pw.CharField()
+    pid = pw.IntegerField()
+    since = pw.DateTimeField(default=utcnow)
+    until = pw.DateTimeField()
+
+
+class Heartbeat(BaseModel):
+    """A running daemon's sign of life, for ``status --all``."""
+
+    holder = pw.CharField(unique=True)  # user@host:pid
+    host = pw.CharField()
+    pid = pw.IntegerField()
+    started_at = pw.DateTimeField(default=utcnow)
+    beat_at = pw.DateTimeField(default=utcnow)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion,
     Site,
@@ -188,4 +253,9 @@ ALL_MODELS: list[type[BaseModel]] = [
     SyncChange,
     RateBudget,
     RateSlot,
+    SiteOptions,
+    Hold,
+    JobState,
+    Lease,
+    Heartbeat,
 ]

@@ -57,22 +57,23 @@ def test_refusals_and_usage_errors(run: Run) -> None:
 
 def test_students_sync_history_merge_and_family_commands(run: Run) -> None:
     run("setup", "kids", "--kind", "students")
-    first = run.json("sync", "kids", "--yes")
-    assert first["counts"]["added"] > 0
-    text = run("sync", "kids").output
-    assert "nothing to change" in text and "left to decide" in text
+    first = run.json("sync", "kids", "--yes", code=3)  # its conflicts are new: attention
+    assert first["counts"]["added"] > 0 and first["newConflicts"] == first["counts"]["conflicts"]
+    text = run("sync", "kids").output  # the same conflicts again: nothing new waits, exit 0
+    assert "nothing to change" in text and "left to decide" in text and "none new" in text
     accounts = run.json("accounts", "kids")
     assert {a["origin"] for a in accounts} == {"sis"}
     run("accounts", "add", "kids", "--email", "Coach@School.org", "--first", "Co", "--last", "Ach")
     assert "already has an account" in run(
         "accounts", "add", "kids", "--email", "coach@school.org ", "--first", "C", "--last", "A",
         code=1).stderr
-    run("merge", "kids", "--keep", "coach@school.org", "--absorb", accounts[0]["email"])
+    run("merge", "kids", "--keep", "coach@school.org", "--absorb", accounts[0]["email"], code=3)
+    run("merge", "kids", "--keep", "coach@school.org", "--absorb", accounts[0]["email"], "--yes")
     history = run.json("history", "kids")
     assert [h["kind"] for h in history] == ["merge", "sync"]
     changes = run.json("history", "kids", "--run", str(history[0]["run"]))
     assert {c["action"] for c in changes} == {"merge", "archive", "setup"}  # setup: email pinned
-    assert "undone" in run("undo", "kids").output
+    assert "reverted run 2" in run("undo", "kids", "--yes").output
     assert "(undone)" in run("history", "kids").output
     fams = {a["familyKey"] for a in accounts if a["familyKey"]}
     a, b = sorted(fams)[:2]
@@ -81,7 +82,11 @@ def test_students_sync_history_merge_and_family_commands(run: Run) -> None:
     result = run.json("sync", "kids", "--confirm-archive")
     assert result["counts"]["archived"] >= 1
     setup = run.json("setup", "kids")
-    assert setup["parents"]["overrides"] == [{"family_id": int(a), "person_id": None, "include": False}]
+    # every snake_case key keeps its name and gets a camelCase twin
+    assert setup["parents"]["overrides"] == [{"family_id": int(a), "person_id": None,
+                                              "include": False, "familyId": int(a),
+                                              "personId": None}]
+    assert setup["archiveThreshold"] == "20%" and setup["familyGroups"] == setup["family_groups"]
 
 
 def test_every_wizard_use_case_has_a_command(run: Run) -> None:
@@ -91,21 +96,22 @@ def test_every_wizard_use_case_has_a_command(run: Run) -> None:
     grades = [g["value"] for g in options["grades"]]
     assert grades.index("K") < grades.index("1") if {"K", "1"} <= set(grades) else True
     assert [s["readyToSync"] for s in run.json("site", "list")] == [True]
-    dry = run.json("sync", "kids", "--dry-run")
+    dry = run.json("sync", "kids", "--dry-run", code=3)  # a first sync: every conflict is new
     missing = [c for c in dry["conflicts"] if c["kind"] == "missing-email"]
     assert missing and dry["enrolledStudents"] == options["enrolledStudents"]
+    run("decide", "kids", "--bulk", "skip-no-email", code=3)  # no terminal: needs --yes
     saved = run("decide", "kids", "--bulk", "skip-no-email", "--yes").stdout
     assert f"({len(missing)} decisions;" in saved
     after = run.json("sync", "kids", "--dry-run")
     assert not [c for c in after["conflicts"] if c["kind"] == "missing-email"]
     assert "taken back: skip every person without an email" in run("decide", "kids",
                                                                    "--undo").stdout
-    again = run.json("sync", "kids", "--dry-run")
+    again = run.json("sync", "kids", "--dry-run", code=3)
     assert len([c for c in again["conflicts"] if c["kind"] == "missing-email"]) == len(missing)
-    run("decide", "kids", "--bulk", "skip-no-email", code=2)  # no terminal: needs --yes
     run("accounts", "add", "kids", "--email", "helper@example.org", "--first", "Hel",
         "--last", "Per")
-    first = run.json("sync", "kids", "--yes", "--merge", "nobody@x.org=helper@example.org")
+    first = run.json("sync", "kids", "--yes", "--merge", "nobody@x.org=helper@example.org",
+                     code=3)
     assert first["run"] == 1 and first["mergeErrors"] and first["invites"] == (
         first["counts"]["added"])
     run("sync", "kids", "--merge", "no-equals-sign", code=2)

@@ -66,10 +66,11 @@ def test_cli_end_to_end_against_the_loopback_sandbox(server: str, tmp_path: Path
     assert "People write:   yes" in out
     cli("setup", "pta", "--kind", "parents", "--parents", "all")
 
-    dry = cli.json("sync", "pta", "--dry-run")
+    dry = cli.json("sync", "pta", "--dry-run", code=3)  # a first sync: its conflicts are new
     assert dry["run"] is None and dry["counts"]["added"] > 20
-    first = cli.json("sync", "pta", "--yes")
-    assert set(first) >= {"run", "counts", "conflicts", "duplicates", "unreadable"}
+    first = cli.json("sync", "pta", "--yes", code=3)
+    assert set(first) >= {"run", "counts", "conflicts", "duplicates", "unreadable", "hold",
+                          "attention"}
     assert set(first["counts"]) == {"added", "linked", "updated", "archived", "restored",
                                      "unchanged", "skipped", "conflicts", "held", "unreadable"}
     assert isinstance(first["run"], int) and first["counts"] == dry["counts"]
@@ -94,13 +95,22 @@ def test_cli_end_to_end_against_the_loopback_sandbox(server: str, tmp_path: Path
     assert second["counts"]["conflicts"] == first["counts"]["conflicts"] - 1
     assert c["key"] not in {k["key"] for k in second["conflicts"]}
 
-    # a narrower filter would archive most of the school: exit 3 until confirmed
+    # a narrower filter would archive most of the school: the archives are held (exit 3), the
+    # hold is approved (asked first), and undo reverts it
     cli("setup", "pta", "--grade", "12")
-    refused = cli("sync", "pta", code=3)
-    assert "--confirm-archive" in refused.stderr
-    archived = cli.json("sync", "pta", "--confirm-archive")
-    assert archived["counts"]["archived"] > 0
-    cli("undo", "pta")
+    held = cli.json("sync", "pta", code=3)
+    assert held["hold"]["count"] > 0 and held["counts"]["archived"] == held["hold"]["count"]
+    assert {a["status"] for a in cli.json("accounts", "pta")} == {"active"}
+    again = cli("sync", "pta")  # the same hold still waits: nothing new, exit 0
+    assert f"hold {held['hold']['id']} still waits" in again.stdout
+    (listed,) = cli.json("holds", "pta")
+    assert listed["id"] == held["hold"]["id"] and listed["reason"] and listed["createdAt"]
+    cli("holds", "approve", "pta", str(listed["id"]), code=3)  # no terminal, no --yes
+    approved = cli.json("holds", "approve", "pta", str(listed["id"]), "--yes")
+    assert approved["archived"] == listed["count"]
+    archived = [a for a in cli.json("accounts", "pta") if a["status"] == "archived"]
+    assert len(archived) == listed["count"]
+    cli("undo", "pta", "--yes")
     assert {a["status"] for a in cli.json("accounts", "pta")} == {"active"}
 
     csv_file = tmp_path / "invites.csv"

@@ -12,8 +12,7 @@ from core.connection import save_connection
 from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
 from core.sites import SiteError, add_site
 from core.sync import service
-from core.sync.apply import ArchiveConfirmationNeeded
-from store.models import Account, HourEntry, SyncChange, SyncRun
+from store.models import Account, HourEntry, Lease, SyncChange, SyncRun
 from tests.sync_support import (
     Env,
     Tables,
@@ -292,14 +291,16 @@ async def test_rule8_archive_restore_manual_safe_and_threshold(env: Env) -> None
     result = await env.sync()
     assert [it.person_id for it in result.plan.of("restore")] == [7]
     assert accounts_by_email(env.site)["gus@ray.org"].status == "active"
-    # a filter mistake would archive 5 of 6: refused without --confirm-archive, nothing written
+    # a filter mistake would archive 5 of 6: held without --confirm-archive, nothing archived
     service.save_setup(env.store, env.site, grades=["08"])
     before = Account.select().where(Account.status == "archived").count()
-    with pytest.raises(ArchiveConfirmationNeeded, match="more than 20%"):
-        await env.sync()
+    held = await env.sync()
+    assert held.hold is not None and held.hold_new and len(held.hold.rows) == 5
+    assert "more than 20%" in held.hold.reason and held.attention()
     assert Account.select().where(Account.status == "archived").count() == before
     result = await env.sync(confirm_archive=True)
     assert result.plan.counts()["archived"] == 5
+    assert service.holds(env.store, env.site) == []  # the archives were made: the hold is over
 
 
 async def test_rule8_an_empty_or_short_roster_archives_nobody(env: Env) -> None:
@@ -323,7 +324,9 @@ async def test_rule9_resync_of_an_unchanged_school_changes_zero_rows(env: Env) -
     await env.sync()
     before = env.store.db.connection().total_changes
     result = await env.sync()
-    assert env.store.db.connection().total_changes == before
+    # the only writes: the site's sync lease, taken and given back (two syncs never overlap)
+    assert env.store.db.connection().total_changes == before + 2
+    assert Lease.select().count() == 0
     assert result.run is None and result.plan.counts()["unchanged"] == 6
     assert result.plan.writes == 0 and SyncChange.select().count() == 6
 

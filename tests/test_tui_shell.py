@@ -173,8 +173,10 @@ async def test_every_command_palette_entry_opens_its_screen(tmp_path: Path) -> N
                 assert "New site" in screen_text(app)
             elif step.id is StepId.SYNC:  # the plan is shown before anything is applied
                 assert isinstance(screen, FactsyncScreen) and screen.STEP is StepId.PREVIEW
-            elif step.id is StepId.RESYNC:
-                assert isinstance(screen, FactsyncScreen) and screen.STEP is StepId.SYNC
+            elif step.id is StepId.RESYNC:  # a first sync: Begin Sync shows the Preview first
+                await wait_for_text(pilot, "New accounts")
+                assert isinstance(app.screen, FactsyncScreen)
+                assert app.screen.STEP is StepId.PREVIEW
             else:
                 assert isinstance(screen, FactsyncScreen) and screen.STEP is step.id, step.id
             app.go_home()

@@ -24,18 +24,21 @@ from core import hours as hrs
 from core.cli.common import (
     EXIT_ERROR,
     EXIT_NEEDS_DECISION,
+    EXIT_OK,
     EXIT_USAGE,
     ROW_ID,
     cli_hint,
+    confirm,
     db_option,
     fail,
+    finish,
     json_option,
     print_json,
 )
 from core.facts.errors import FactsError
 from core.sites import SiteError, get_site, require_advanced
 from core.writeback import outbox
-from core.writeback.worker import RunReport, WriteBackWorker, hour_sync_off
+from core.writeback.worker import RunReport, WriteBackWorker
 from store import Store, open_store
 
 
@@ -104,17 +107,6 @@ class HoursGroup(DefaultGroup):
 
 class WritebackGroup(DefaultGroup):
     default_command = "run"
-
-
-def _confirm_or_stop(question: str, yes: bool) -> None:
-    """Ask on a terminal; headless, only ``--yes`` goes ahead (exit 3: a person must say yes)."""
-    if yes:
-        return
-    if sys.stdin.isatty():
-        if not click.confirm(question, default=False):
-            fail("nothing changed", EXIT_NEEDS_DECISION)
-        return
-    fail("nothing changed: run again with --yes to go ahead", EXIT_NEEDS_DECISION)
 
 
 def _forecast_line(store: Store, site: Any, candidates: list[Any], not_sent: int) -> str:
@@ -396,7 +388,7 @@ def register(cli: click.Group) -> None:
             if not preview.on:
                 if as_json and not yes:
                     print_json({**preview.to_json(), "changed": False})
-                _confirm_or_stop("Turn hour syncing on?", yes)
+                confirm("Turn hour syncing on?", yes)
             changed = set_hour_sync(s, True)
             if as_json:
                 print_json({**preview.to_json(), "hourSync": "on", "changed": changed})
@@ -516,22 +508,50 @@ def register(cli: click.Group) -> None:
                 raise SystemExit(EXIT_NEEDS_DECISION)
 
     @writeback_group.command("run")
-    @click.argument("site")
+    @click.argument("site", required=False)
+    @click.option("--all", "all_sites", is_flag=True,
+                  help="Every site with a saved setup (in parallel where their keys differ); "
+                       "exit with the worst code.")
     @click.option("--follow", is_flag=True, help="Keep running: send new approvals as they come.")
     @click.option("--failed", "show_failed", is_flag=True, help="List entries FACTS never took.")
     @click.option("--retry-failed", is_flag=True, help="Queue failed entries again, then send.")
     @db_option
     @json_option
     def writeback(
-        site: str,
+        site: str | None,
+        all_sites: bool,
         follow: bool,
         show_failed: bool,
         retry_failed: bool,
         db: str | None,
         as_json: bool,
     ) -> None:
-        """Send approved hours to FACTS (once, or continuously with --follow)."""
+        """Send approved hours to FACTS (once, or continuously with --follow).
+
+        Exit 1: FACTS could not be reached (within --timeout) or write-back is off; 3: entries
+        were given up after repeated failures."""
+        from core import jobs
+        from core.alerts import after_run
+
+        if all_sites == (site is not None):
+            raise click.UsageError("name a SITE, or --all for every site")
+        if all_sites and (follow or show_failed or retry_failed):
+            raise click.UsageError("--all sends once: not with --follow, --failed, --retry-failed")
         with _store(db) as store:
+            if all_sites:
+                outcomes = asyncio.run(jobs.run_all(
+                    store, lambda s: jobs.run_writeback(store, s)))
+                warnings = [w for o in outcomes for w in after_run(store, o)]
+                if as_json:
+                    print_json({"sites": [o.to_json() | {"exitCode": o.code} for o in outcomes]})
+                else:
+                    for o in outcomes:
+                        for line in o.lines:
+                            click.echo(line)
+                for w in warnings:
+                    click.echo(f"warning: {w}", err=True)
+                finish(jobs.worst([o.code for o in outcomes]))
+            assert site is not None
             s = get_site(store, site)
             require_advanced(s)
             if show_failed:
@@ -551,38 +571,38 @@ def register(cli: click.Group) -> None:
                 n = outbox.requeue_failed(s)
                 if not as_json:
                     click.echo(f"{n} failed entries queued again")
-            report = asyncio.run(_run_worker(store, s, follow=follow, quiet=as_json))
+            if follow:
+                report = asyncio.run(_run_worker(store, s, follow=True, quiet=as_json))
+            else:
+                report = asyncio.run(jobs.drain(store, s))
+            note = jobs.paused_note(s)
+            outcome = jobs.writeback_outcome(site, report, note)
+            warnings = [] if follow else after_run(store, outcome)
             if as_json:
-                print_json(report.to_json())
+                print_json(outcome.to_json())
             else:
                 click.echo(_report_line(report))
                 for line in report.duplicates:
                     click.echo(f"  ! {line}")
-            if report.disabled and not follow:
-                if report.disabled == hour_sync_off(s.name):
-                    if not as_json:
-                        click.echo(report.disabled)
-                    return
-                fail(f"write-back is off for site {site!r}: {report.disabled}")
-            if report.error or report.failed:
-                raise SystemExit(EXIT_ERROR)
+                if report.disabled and outcome.code == jobs.OK:
+                    click.echo(report.disabled)  # hour syncing switched off on purpose
+                if note:
+                    click.echo(note)
+                if outcome.code == jobs.ERROR:
+                    click.echo(f"error: {outcome.message}", err=True)
+                elif outcome.code == jobs.ATTENTION:
+                    click.echo(f"attention: {outcome.message}", err=True)
+            for w in warnings:
+                click.echo(f"warning: {w}", err=True)
+            if follow and report.disabled and not report.error:
+                finish(EXIT_OK)
+            finish(outcome.code)
 
 
 def _report_line(r: RunReport) -> str:
-    parts: list[str] = []
-    for label, n in (
-        ("created", r.created),
-        ("adopted (already in FACTS)", r.adopted),
-        ("updated", r.updated),
-        ("withdrawn", r.withdrawn),
-        ("dropped", r.dropped),
-        ("failed", r.failed),
-    ):
-        if n:
-            parts.append(f"{label} {n}")
-    tail = f"; {r.retrying} still queued" if r.retrying else ""
-    done = ", ".join(parts) or "nothing to send"
-    return f"write-back: {done}{tail} ({r.requests} requests)"
+    from core.jobs import writeback_line
+
+    return writeback_line(r)
 
 
 async def _run_worker(store: Store, site: Any, *, follow: bool, quiet: bool) -> RunReport:

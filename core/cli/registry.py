@@ -20,11 +20,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "core.cli.sync_cmds",
         "Site accounts: 'accounts SITE' lists them, 'accounts add SITE' adds one by hand.",
     ),
+    "alerts": (
+        "core.cli.daemon_cmds",
+        "Where a site's alerts go: 'alerts SITE --email ADDR --webhook URL', 'alerts test SITE'.",
+    ),
+    "conflicts": (
+        "core.cli.sync_cmds",
+        "Open conflicts (read from FACTS now) with the choices that resolve each.",
+    ),
     "connect": (
         "core.cli.sync_cmds",
-        "Save the FACTS keys (from the environment or a hidden prompt) and probe permissions.",
+        "Check the FACTS keys (from the environment or a hidden prompt), then save them.",
+    ),
+    "daemon": (
+        "core.cli.daemon_cmds",
+        "Run every site's scheduled sync and write-back, with alerts, until stopped.",
     ),
     "decide": ("core.cli.sync_cmds", "Save a conflict decision, reused by every later sync."),
+    "decisions": (
+        "core.cli.sync_cmds",
+        "The saved conflict decisions ('decide --clear' removes one).",
+    ),
     "demo": (
         "core.cli.app_cmds",
         "Open the wizard on a fresh demo store, against the in-process sandbox school.",
@@ -32,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "family": (
         "core.cli.sync_cmds",
         "Family groupings and per-family include/exclude overrides.",
+    ),
+    "holds": (
+        "core.cli.holds_cmds",
+        "What waits for a person: 'holds SITE' lists, 'holds approve|reject SITE HOLD'.",
     ),
     "history": (
         "core.cli.sync_cmds",
@@ -46,6 +66,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "core.cli.sync_cmds",
         "Merge two accounts: hours move to the kept one, the other is archived (journaled).",
     ),
+    "pause": (
+        "core.cli.holds_cmds",
+        "Pause the site's sync and archives (e.g. a year-end rollover); write-back goes on.",
+    ),
+    "resume": ("core.cli.holds_cmds", "End a pause: the site syncs again."),
     "sandbox": (
         "core.cli.sandbox_cmd",
         "The sandbox FACTS SIS: a generated school behind a FACTS-compatible API.",
@@ -61,10 +86,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "site": ("core.cli.sync_cmds", "Volunteer-hours sites: each rosters students or parents."),
     "status": (
         "core.cli.status_cmd",
-        "Connection, permissions, last sync, write-back queue and last write-back error.",
+        "A site at a glance (or --all): connection, sync, schedule, holds, pause, write-back.",
     ),
     "sync": ("core.cli.sync_cmds", "Fetch, plan and apply with the saved setup."),
-    "undo": ("core.cli.sync_cmds", "Revert the latest sync or merge of the site."),
+    "undo": (
+        "core.cli.sync_cmds",
+        "Revert the latest sync or merge of the site (says which, and asks first).",
+    ),
     "wizard": (
         "core.cli.app_cmds",
         "Open the wizard on the configured store (what 'factsync' alone does).",
@@ -93,7 +121,12 @@ class LazyGroup(click.Group):
         loaded = self.__dict__.setdefault("_loaded", set())
         if module_name not in loaded:
             loaded.add(module_name)
+            before = set(self.commands)
             importlib.import_module(module_name).register(self)
+            from core.cli.common import add_global_options
+
+            for name in set(self.commands) - before:
+                add_global_options(self.commands[name])
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list from the help lines alone, laid out as click lays out commands."""

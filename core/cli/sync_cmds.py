@@ -7,87 +7,39 @@ parses arguments, prints, and maps errors to the exit codes of the contract.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import sys
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from core import accounts as acc
 from core.cli.common import (
-    EXIT_NEEDS_DECISION,
-    EXIT_USAGE,
     FACTS_ID,
     ROW_ID,
-    cli_hint,
+    confirm,
     db_option,
     fail,
+    finish,
     json_option,
+    opened_store,
     print_json,
 )
-from core.facts.errors import FactsError
-from core.sites import SiteError, add_site, get_site, list_sites, require_advanced
+from core.sites import add_site, get_site, list_sites, require_advanced
 from core.sync import service
-from core.sync.apply import ArchiveConfirmationNeeded, SyncError
 from core.sync.bulk import BULK_KEYS, bulk_decisions
 from core.sync.criteria import criteria_options, enrolled_count
-from core.sync.plan import SyncPlan
-from core.sync.setup import PRESETS, RELATIONSHIP_GROUPS
+from core.sync.setup import PRESETS, RELATIONSHIP_GROUPS, Decision
 from core.workspace import Workspace
-from store import Store, open_store
+
+_store = opened_store
+"""Open the store for one command; refusals reach the group's one error contract."""
 
 
-@contextlib.contextmanager
-def _store(db: str | None) -> Iterator[Store]:
-    """Open the store; turn the domain's refusals into 'error: ...' and exit 1."""
-    store = open_store(db)
-    try:
-        yield store
-    except (SiteError, SyncError, FactsError) as err:
-        fail(str(err) + cli_hint(err))
-    finally:
-        store.close()
-
-
-SHOWN = 20
-"""Rows of each kind printed by the text output; ``--json`` has them all."""
-
-
-def _capped(rows: list[str], what: str) -> list[str]:
-    if len(rows) <= SHOWN:
-        return rows
-    return [*rows[:SHOWN], f"  ... and {len(rows) - SHOWN} more {what} (--json lists all)"]
-
-
-def _plan_lines(plan: SyncPlan) -> list[str]:
-    c = plan.counts()
-    lines = [
-        f"new {c['added']}, merged by email {c['linked']}, updated {c['updated']}, "
-        f"archived {c['archived']}, restored {c['restored']}, skipped {c['skipped']}, "
-        f"unchanged {c['unchanged']}, left to decide {c['conflicts']}"
-    ]
-    lines += _capped([f"  [{k.flag}] {k.message}" for k in plan.open_conflicts], "conflicts")
-    lines += _capped([f"  skipped {it.name}: {it.reason}" for it in plan.of("skip")], "skipped")
-    lines += _capped(
-        [f"  archive {it.name} <{it.email}>: {it.reason}" for it in plan.of("archive")], "archives"
-    )
-    lines += [f"  ! {reason}" for reason in plan.archive.reasons]
-    if plan.unreadable:
-        lines.append(
-            f"unreadable {len(plan.unreadable)} FACTS record(s) left out"
-            + (f", {c['held']} account(s) held as they are" if c["held"] else "")
-        )
-        lines += _capped([f"  unreadable {u}" for u in plan.unreadable], "unreadable records")
-    lines += _capped(
-        [
-            f"  possible duplicate: {d.a.name} <{d.a.email}> / {d.b.name} <{d.b.email}> ({d.reason})"
-            for d in plan.duplicates
-        ],
-        "duplicates",
-    )
-    return lines
+def _decision_json(d: Decision) -> dict[str, object]:
+    return {"action": d.action, "email": d.email, "personId": d.person_id,
+            "familyId": d.family_id, "decidedAt": d.decided_at.isoformat(),
+            "label": service.decision_label(d)}
 
 
 def _check_writable(path: str) -> None:
@@ -155,24 +107,43 @@ def register(cli: click.Group) -> None:
     @click.option("--base-url", required=True, help="FACTS API base URL (or 'sandbox:').")
     @click.option("--facts-plan", type=click.Choice(["basic", "pro", "enterprise"]), default="pro",
                   show_default=True, help="The vendor subscription's FACTS plan (rate limits).")
+    @click.option("--force", is_flag=True,
+                  help="Save the keys even if their check fails (they are checked first anyway).")
     @db_option
     @json_option
-    def connect(site: str, base_url: str, facts_plan: str, db: str | None, as_json: bool) -> None:
-        """Save the FACTS keys (from the environment or a hidden prompt) and probe permissions."""
-        from core.connection import check_connection, save_connection
+    def connect(site: str, base_url: str, facts_plan: str, force: bool, db: str | None,
+                as_json: bool) -> None:
+        """Check the FACTS keys (from the environment or a hidden prompt), then save them.
+
+        A check that fails saves nothing: the keys that worked stay in use (--force saves
+        unchecked keys)."""
+        from core.connection import CheckFailed
+        from core.connection import connect as check_and_save
 
         sub = os.environ.get("FACTSYNC_SUBSCRIPTION_KEY") or click.prompt(
-            "Subscription key", hide_input=True
+            "Subscription key", hide_input=True, err=True
         )
-        key = os.environ.get("FACTSYNC_API_KEY") or click.prompt("School API key", hide_input=True)
+        key = os.environ.get("FACTSYNC_API_KEY") or click.prompt(
+            "School API key", hide_input=True, err=True)
         with _store(db) as store:
             s = get_site(store, site)
             require_advanced(s)
-            save_connection(store, s, base_url=base_url, api_key=key, subscription_key=sub,
-                            plan=facts_plan)
-            perms = asyncio.run(check_connection(store, s))
-            out = {"peopleRead": perms.people_read, "peopleWrite": perms.people_write,
-                   "academicsRead": perms.academics_read}
+            try:
+                perms = asyncio.run(check_and_save(
+                    store, s, base_url=base_url, api_key=key, subscription_key=sub,
+                    plan=facts_plan, force=force))
+            except CheckFailed as err:
+                fail(f"{err}. Check the keys and the base URL, or save them unchecked with "
+                     "--force", error_code="checkFailed")
+            if perms is None:
+                if as_json:
+                    print_json({"saved": True, "checked": False, "peopleRead": None,
+                                "peopleWrite": None, "academicsRead": None})
+                else:
+                    click.echo(f"saved the keys of {site} unchecked (--force): the check failed")
+                return
+            out = {"saved": True, "checked": True, "peopleRead": perms.people_read,
+                   "peopleWrite": perms.people_write, "academicsRead": perms.academics_read}
             if as_json:
                 print_json(out)
                 return
@@ -199,17 +170,40 @@ def register(cli: click.Group) -> None:
     @click.option("--options", "show_options", is_flag=True,
                   help="Read FACTS and list the schools, statuses, grades (in school order) and "
                        "relationships this school uses, with counts; change nothing.")
+    @click.option("--archive-threshold", "threshold", default=None, metavar="SHARE%|COUNT",
+                  help="Hold a run's archives for a person above this share of the synced "
+                       "accounts (20%) or this number of accounts (50). Default 20%.")
+    @click.option("--schedule", default=None, metavar="CRON",
+                  help="When the daemon syncs the site, as a cron expression (\"0 2 * * *\": "
+                       "02:00 every night, local time); \"\" removes the schedule.")
     @db_option
     @json_option
     def setup(site: str, kind: str | None, schools: tuple[str, ...], grades: tuple[str, ...],
               statuses: tuple[str, ...], preset: str | None, relationships: tuple[str, ...],
-              all_schools: bool, all_grades: bool, show_options: bool, db: str | None,
-              as_json: bool) -> None:
+              all_schools: bool, all_grades: bool, show_options: bool, threshold: str | None,
+              schedule: str | None, db: str | None, as_json: bool) -> None:
         """Save the site's criteria (later calls change only what they name)."""
+        from core import site_settings
+
         if show_options:
             _criteria_options(site, db, as_json)
             return
         with _store(db) as store:
+            s = get_site(store, site)
+            if threshold is not None:
+                site_settings.set_threshold(s, threshold)
+            if schedule is not None:
+                site_settings.set_schedule(s, schedule)
+            changes_criteria = any((kind, schools, grades, statuses, preset, relationships,
+                                    all_schools, all_grades))
+            if not changes_criteria and (threshold is not None or schedule is not None):
+                cfg = site_settings.settings(s)
+                if as_json:
+                    print_json(cfg.to_json())
+                else:
+                    click.echo(f"{site}: archive threshold {cfg.threshold.text}; schedule "
+                               f"{cfg.schedule or 'none'}")
+                return
             doc = service.save_setup(
                 store, site, kind=kind,
                 schools=[] if all_schools else (list(schools) or None),
@@ -219,7 +213,7 @@ def register(cli: click.Group) -> None:
                 relationships=list(relationships) or None,
             )
             if as_json:
-                print_json(doc.model_dump(mode="json"))
+                print_json(doc.model_dump(mode="json") | site_settings.settings(s).to_json())
                 return
             c = doc.criteria
             click.echo(
@@ -231,10 +225,14 @@ def register(cli: click.Group) -> None:
     # --- sync --------------------------------------------------------------------------------
 
     @cli.command("sync")
-    @click.argument("site")
+    @click.argument("site", required=False)
+    @click.option("--all", "all_sites", is_flag=True,
+                  help="Every site with a saved setup (in parallel where their keys differ); "
+                       "exit with the worst code.")
     @click.option("--dry-run", is_flag=True, help="Plan and print; write nothing.")
     @click.option("--confirm-archive", is_flag=True,
-                  help="Allow archiving more than 20% of the synced accounts.")
+                  help="Archive more than the site's threshold in this run instead of holding "
+                       "them (archives withheld after a bad roster are held all the same).")
     @click.option("--yes", "-y", is_flag=True, help="Non-interactive (cron): never prompt.")
     @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
                   help="Write every skipped, unreadable and still-open record with its reason "
@@ -243,9 +241,18 @@ def register(cli: click.Group) -> None:
                   help="After the sync, merge the account ABSORB into KEEP (emails; repeat).")
     @db_option
     @json_option
-    def sync(site: str, dry_run: bool, confirm_archive: bool, yes: bool, report_path: str | None,
-             merges: tuple[str, ...], db: str | None, as_json: bool) -> None:
-        """Fetch, plan and apply with the saved setup. Exit 3: archives need --confirm-archive."""
+    def sync(site: str | None, all_sites: bool, dry_run: bool, confirm_archive: bool, yes: bool,
+             report_path: str | None, merges: tuple[str, ...], db: str | None,
+             as_json: bool) -> None:
+        """Fetch, plan and apply with the saved setup.
+
+        Exit 0: done, nothing new waits. 3: something new waits for a person (conflicts that
+        were not open at the last sync, a hold). 1: an error (nothing half-applied)."""
+        from core import jobs
+        from core.alerts import after_run
+
+        if all_sites == (site is not None):
+            raise click.UsageError("name a SITE, or --all for every site")
         if report_path:
             _check_writable(report_path)
         pairs = []
@@ -254,55 +261,105 @@ def register(cli: click.Group) -> None:
             if not sep or not keep.strip() or not absorb.strip():
                 raise click.UsageError(f"--merge {m!r}: write KEEP=ABSORB (two emails)")
             pairs.append((keep.strip(), absorb.strip()))
-
-        def report(plan: SyncPlan) -> None:
-            if report_path:
-                rows = service.write_error_report(plan, report_path)
-                click.echo(f"error report: {rows} row(s) written to {report_path}", err=True)
+        if all_sites and (pairs or report_path):
+            raise click.UsageError("--merge and --report name one site: not with --all")
 
         with _store(db) as store:
-            try:
-                result = asyncio.run(
-                    service.sync(store, site, dry_run=dry_run, confirm_archive=confirm_archive)
-                )
-            except service.UnreadableStop as err:
-                report(err.plan)
-                fail(str(err))
-                return
-            except ArchiveConfirmationNeeded as err:
-                report(err.plan)
-                if as_json:
-                    print_json(service.SyncResult(err.plan, None).to_json())
-                else:
-                    for line in _plan_lines(err.plan):
-                        click.echo(line)
-                fail(f"{err} Nothing was written.{cli_hint(err)}", EXIT_NEEDS_DECISION)
-                return
-            report(result.plan)
-            after = None
-            if pairs and not dry_run:
-                after = Workspace(store).merge_and_invite(site, pairs)
-            if as_json:
-                out = result.to_json()
-                if after is not None:
-                    out |= {"merged": after[0], "mergeErrors": after[1], "invites": len(after[2])}
-                print_json(out)
-            else:
-                head = "dry run" if dry_run else (
-                    f"run {result.run.number}" if result.run is not None else "nothing to change"
-                )
-                click.echo(f"{site}: {head}")
-                for line in _plan_lines(result.plan):
-                    click.echo(line)
-                if after is not None:
-                    for line in after[0] + after[1]:
-                        click.echo(f"  {line}")
-                    click.echo(f"  {len(after[2])} new accounts to invite")
-            for reason in result.plan.archive.reasons:
-                if result.plan.archive.verdict == "refused":
-                    click.echo(f"warning: {reason}", err=True)
+            def report(result: service.SyncResult) -> None:
+                if report_path:
+                    rows = service.write_error_report(result.plan, report_path)
+                    click.echo(f"error report: {rows} row(s) written to {report_path}", err=True)
 
-    # --- decisions and families ------------------------------------------------------------
+            def one(s: object) -> object:
+                return jobs.run_sync(store, s, dry_run=dry_run,  # type: ignore[arg-type]
+                                     confirm_archive=confirm_archive, on_result=report)
+
+            if all_sites:
+                outcomes = asyncio.run(jobs.run_all(store, one))
+            else:
+                assert site is not None
+                get_site(store, site)
+                outcomes = [asyncio.run(one(site))]  # type: ignore[arg-type]
+            warnings: list[str] = []
+            for o in outcomes:
+                if not dry_run:
+                    warnings += after_run(store, o)
+            if pairs and not dry_run and outcomes[0].code != jobs.ERROR:
+                assert site is not None
+                merged, errors, invites = Workspace(store).merge_and_invite(site, pairs)
+                outcomes[0].data |= {"merged": merged, "mergeErrors": errors,
+                                     "invites": len(invites)}
+                outcomes[0].lines += [f"  {line}" for line in merged + errors]
+                outcomes[0].lines.append(f"  {len(invites)} new accounts to invite")
+            _print_outcomes(outcomes, as_json, all_sites)
+            for w in warnings:
+                click.echo(f"warning: {w}", err=True)
+            finish(jobs.worst([o.code for o in outcomes]))
+
+    def _print_outcomes(outcomes: Sequence[object], as_json: bool, many: bool) -> None:
+        from core.jobs import ERROR, JobOutcome
+
+        done = [o for o in outcomes if isinstance(o, JobOutcome)]
+        if as_json:
+            if many:
+                print_json({"sites": [o.to_json() | {"exitCode": o.code} for o in done]})
+            elif done[0].code == ERROR:
+                print_json({"error": {"code": done[0].error_code, "message": done[0].message}})
+            else:
+                print_json(done[0].to_json())
+            return
+        for o in done:
+            for line in o.lines:
+                if o.code == ERROR and line.startswith(f"{o.site}: error: ") and not many:
+                    click.echo(f"error: {o.message}", err=True)
+                else:
+                    click.echo(line)
+
+    # --- conflicts and decisions -----------------------------------------------------------
+
+    @cli.command("conflicts")
+    @click.argument("site")
+    @click.option("--new", "only_new", is_flag=True,
+                  help="Only the conflicts that were not open at the last sync.")
+    @db_option
+    @json_option
+    def conflicts(site: str, only_new: bool, db: str | None, as_json: bool) -> None:
+        """Open conflicts (read from FACTS now) with the choices that resolve each."""
+        with _store(db) as store:
+            roster = asyncio.run(service.fetch(store, site))
+            plan = service.make_plan(store, site, roster)
+            found = [c for c in plan.open_conflicts if c.new or not only_new]
+            if as_json:
+                print_json({"site": site, "open": len(plan.open_conflicts),
+                            "new": sum(1 for c in plan.open_conflicts if c.new),
+                            "conflicts": [service.conflict_json(c) for c in found]})
+                return
+            if not found:
+                click.echo(f"{site}: no {'new ' if only_new else ''}open conflict")
+            for c in found:
+                mark = " (new)" if c.new else ""
+                click.echo(f"[{c.flag}] {c.key}{mark}: {c.message}")
+                for p in c.people:
+                    click.echo(f"    person {p.person_id}  {p.name}  <{p.email or 'no email'}>"
+                               f"  families {', '.join(str(f) for f in p.family_ids)}")
+                for choice in c.choices:
+                    click.echo(f"    → {choice}")
+
+    @cli.command("decisions")
+    @click.argument("site")
+    @db_option
+    @json_option
+    def decisions(site: str, db: str | None, as_json: bool) -> None:
+        """The saved conflict decisions ('decide --clear' removes one)."""
+        with _store(db) as store:
+            saved = service.decisions(store, site)
+            if as_json:
+                print_json([_decision_json(d) for d in saved])
+                return
+            if not saved:
+                click.echo(f"{site}: no saved decision")
+            for d in saved:
+                click.echo(f"{d.decided_at:%Y-%m-%d}  {service.decision_label(d)}")
 
     @cli.command("decide")
     @click.argument("site")
@@ -316,11 +373,13 @@ def register(cli: click.Group) -> None:
                   help="Decide every open conflict of a kind at once (reads FACTS; asks first).")
     @click.option("--undo", "undo_last", is_flag=True,
                   help="Take back the latest decision (a single one or a --bulk one).")
+    @click.option("--clear", is_flag=True,
+                  help="Remove the saved decision about --email or --person (asks first).")
     @click.option("--yes", "-y", is_flag=True, help="Non-interactive: do not ask.")
     @db_option
     def decide(site: str, email: str | None, person_id: int | None, skip: bool,
                use_email2: bool, family_id: int | None, bulk_key: str | None, undo_last: bool,
-               yes: bool, db: str | None) -> None:
+               clear: bool, yes: bool, db: str | None) -> None:
         """Save a conflict decision, reused by every later sync.
 
         \b
@@ -328,6 +387,9 @@ def register(cli: click.Group) -> None:
         --email E --skip         skip everyone with email E (or --use-email2: use their email2)
         --person P --skip        skip person P (missing/invalid email; or --use-email2)
         --person P [--family F]  import a person who is in several families (under family F)
+        --email E --clear        remove the saved decision about E (or --person P --clear)
+
+        The email or person must be in the FACTS roster of the site (it is read to check).
         """
         if undo_last:
             with _store(db) as store:
@@ -337,11 +399,23 @@ def register(cli: click.Group) -> None:
         if bulk_key is not None:
             _decide_bulk(site, bulk_key, yes, db)
             return
+        if clear:
+            if email is None and person_id is None:
+                raise click.UsageError("--clear needs --email EMAIL or --person PERSONID")
+            with _store(db) as store:
+                about = f"email {email}" if email else f"person {person_id}"
+                confirm(f"Remove the saved decision about {about}?", yes)
+                gone = service.clear_decision(store, site, email=email, person_id=person_id)
+                click.echo("removed: " + "; ".join(service.decision_label(d) for d in gone)
+                           + f" ('factsync decide {site} --undo' puts it back)")
+            return
         if sum((person_id is not None and email is not None, skip, use_email2)) > 1:
             raise click.UsageError("use one of --person, --skip and --use-email2")
         if email is None and person_id is None:
             raise click.UsageError("name the conflict with --email EMAIL (or --person PERSONID)")
         with _store(db) as store:
+            roster = asyncio.run(service.fetch(store, site))
+            service.check_in_roster(roster, email=email, person_id=person_id)
             d = service.decide(store, site, email=email, person_id=person_id, skip=skip,
                                use_email2=use_email2, family_id=family_id)
             click.echo(f"saved: {d.action} " + " ".join(
@@ -373,10 +447,7 @@ def register(cli: click.Group) -> None:
             if bulk is None:
                 click.echo(f"{site}: no open conflict for --bulk {key}")
                 return
-            if not yes:
-                if not sys.stdin.isatty():
-                    fail(f"{bulk.summary()}: confirm with --yes", EXIT_USAGE)
-                click.confirm(f"{bulk.summary()}. Save?", abort=True)
+            confirm(f"{bulk.summary()}. Save?", yes)
             n = service.decide_bulk(store, site, bulk)
             click.echo(f"saved: {bulk.label} ({n} decisions; 'factsync decide {site} --undo' "
                        "takes them back)")
@@ -464,11 +535,17 @@ def register(cli: click.Group) -> None:
     @click.argument("site")
     @click.option("--keep", required=True, help="Email of the account that stays.")
     @click.option("--absorb", required=True, help="Email of the account merged into it.")
+    @click.option("--yes", "-y", is_flag=True, help="Non-interactive: do not ask.")
     @db_option
-    def merge(site: str, keep: str, absorb: str, db: str | None) -> None:
+    def merge(site: str, keep: str, absorb: str, yes: bool, db: str | None) -> None:
         """Merge two accounts: hours move to the kept one, the other is archived (journaled)."""
         with _store(db) as store:
-            run = acc.merge_accounts(get_site(store, site), keep=keep, absorb=absorb)
+            s = get_site(store, site)
+            acc.find_account(s, keep)
+            acc.find_account(s, absorb)
+            confirm(f"Merge {absorb} into {keep} (its hours move to {keep}; {absorb} is "
+                    "archived)?", yes)
+            run = acc.merge_accounts(s, keep=keep, absorb=absorb)
             click.echo(f"merged {absorb} into {keep} (run {run.number}; "
                        f"'factsync undo {site}' reverts)")
 
@@ -510,12 +587,39 @@ def register(cli: click.Group) -> None:
     @cli.command("undo")
     @click.argument("site")
     @click.option("--yes", "-y", is_flag=True, help="Non-interactive: do not ask.")
+    @click.option("--restore-setup/--keep-setup", "restore_setup", default=None,
+                  help="When the run followed a setup change: put the earlier criteria and "
+                       "parent rules back too (asked on a terminal; kept with --yes alone).")
     @db_option
-    def undo(site: str, yes: bool, db: str | None) -> None:
-        """Revert the latest sync or merge of the site."""
+    @json_option
+    def undo(site: str, yes: bool, restore_setup: bool | None, db: str | None,
+             as_json: bool) -> None:
+        """Revert the latest sync or merge of the site (says which, and asks first)."""
+        import sys
+
         with _store(db) as store:
-            run = service.undo(store, site)
-            click.echo(f"undone (run {run.number})")
+            preview = service.undo_preview(store, site)
+            if not as_json:
+                click.echo(preview.words(), err=True)
+            confirm(f"Revert run {preview.number}?", yes)
+            if preview.setup_changes and restore_setup is None:
+                changes = "; ".join(preview.setup_changes)
+                restore_setup = (not yes and sys.stdin.isatty() and click.confirm(
+                    f"Run {preview.number} followed a setup change ({changes}). Restore the "
+                    "setup before it too, so the next sync does not archive the same people "
+                    "again?", default=True, err=True))
+            run = service.undo(store, site, restore_setup=bool(restore_setup))
+            restored = bool(restore_setup and preview.setup_changes)
+            if as_json:
+                print_json({"reverted": preview.number, "undoRun": run.number,
+                            "setupRestored": restored, **preview.to_json()})
+                return
+            click.echo(f"reverted run {preview.number} (the undo is run {run.number})"
+                       + ("; the setup before it is back" if restored else ""))
+            if preview.setup_changes and not restored:
+                click.echo(f"  the setup of run {preview.number} stays "
+                           f"({'; '.join(preview.setup_changes)}): the next sync plans with "
+                           f"it ('factsync undo {site} --restore-setup' restores it with an undo)")
 
     @cli.command("invites")
     @click.argument("site")

@@ -22,7 +22,7 @@ from typing import Any, Generic, Literal, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from core.facts import sieve
+from core.facts import deadline, sieve
 from core.facts.errors import (
     FactsError,
     FactsUnreachable,
@@ -252,7 +252,7 @@ class FactsClient:
         plan: str | Plan = "pro",
         transport: httpx.AsyncBaseTransport | None = None,
         max_retries: int = 5,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         on_event: EventCallback | None = None,
         limiter: RateLimiter | None = None,
         ledger: Ledger | None = None,
@@ -277,6 +277,10 @@ class FactsClient:
         counts are sized from it."""
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.timeout = deadline.timeout() if timeout is None else timeout
+        """Give up on a FACTS that cannot be reached after this long without an answer."""
+        self.unreachable_since: float | None = None
+        """``time.monotonic()`` of the first failure to reach FACTS since its last answer."""
         self._secrets = tuple(k for k in (subscription_key, api_key) if k)
         for what, key in (("subscription key", subscription_key), ("school API key", api_key)):
             problem = key_problem(what, key) if key else None
@@ -286,7 +290,7 @@ class FactsClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(self.timeout),
             headers={
                 "Ocp-Apim-Subscription-Key": subscription_key,
                 "Facts-Api-Key": api_key,
@@ -524,6 +528,10 @@ class FactsClient:
         rate_limited_for, refusals = 0.0, 0
         while True:
             attempt += 1
+            if self.unreachable_since is not None and (
+                time.monotonic() - self.unreachable_since >= self.timeout
+            ):
+                raise FactsUnreachable(self._given_up("no answer from FACTS"))
             await self.limiter.acquire(self._on_wait)
             if bypass_cache:
                 headers["x-bypass-cache"] = str(int(time.time()))
@@ -537,9 +545,10 @@ class FactsClient:
                 reason = self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
                 if not idempotent and not isinstance(exc, _PRE_SEND_ERRORS):
                     raise OutcomeUnknown(method, path, reason) from exc
-                if attempt > self.max_retries:
-                    raise FactsUnreachable(reason) from exc
-                await self._retry(attempt, reason, method, path, self._backoff(attempt))
+                delay = self._backoff(attempt)
+                if attempt > self.max_retries or self._out_of_time(started, delay):
+                    raise FactsUnreachable(self._given_up(reason)) from exc
+                await self._retry(attempt, reason, method, path, delay)
                 continue
             self.stats.requests += 1
             _unbind(response)
@@ -548,14 +557,18 @@ class FactsClient:
             records = self._count_records(method, response, parse)
             self._emit(RequestDone(path, response.status_code, records, method, elapsed))
             status = response.status_code
-            if status < 400 and not self._unparsable(method, response):
+            unparsable = status < 400 and self._unparsable(method, response)
+            if status < 500 and not unparsable:
+                self.unreachable_since = None  # FACTS answered
+            if status < 400 and not unparsable:
                 return response
             if status < 400:
                 # A 200 page that is not JSON (a gateway's HTML): a fetch error, retried like a 5xx.
                 reason = f"HTTP {status} with {_text_message(response.text) or 'an empty body'}"
-                if attempt > self.max_retries:
-                    raise FactsUnreachable(f"{method} {path} answered {reason}")
-                await self._retry(attempt, reason, method, path, self._backoff(attempt))
+                delay = self._backoff(attempt)
+                if attempt > self.max_retries or self._out_of_time(started, delay):
+                    raise FactsUnreachable(self._given_up(f"{method} {path} answered {reason}"))
+                await self._retry(attempt, reason, method, path, delay)
                 continue
             if status == 429:
                 # Refused at the gateway, so safe to resend (even a POST). Traffic outside
@@ -580,7 +593,10 @@ class FactsClient:
                     raise UnknownField(field)
                 if not idempotent:
                     raise OutcomeUnknown(method, path, f"HTTP {status}", status=status)
-                if attempt > self.max_retries and status in _GATEWAY_STATUSES:
+                delay = self._backoff(attempt)
+                if status in _GATEWAY_STATUSES and (
+                    attempt > self.max_retries or self._out_of_time(started, delay)
+                ):
                     raise FactsUnreachable(
                         f"{method} {path} answered HTTP {status}"
                         + (f" with {message}" if message else "")
@@ -593,9 +609,21 @@ class FactsClient:
                         + f") after {attempt} attempts.",
                         status=status,
                     )
-                await self._retry(attempt, f"HTTP {status}", method, path, self._backoff(attempt))
+                await self._retry(attempt, f"HTTP {status}", method, path, delay)
                 continue
             raise self._error(method, path, response)
+
+    def _out_of_time(self, started: float, delay: float) -> bool:
+        """Whether waiting ``delay`` more would keep trying past the timeout (``--timeout``)."""
+        now = time.monotonic()
+        if self.unreachable_since is None:
+            self.unreachable_since = now - (time.perf_counter() - started)
+        return now + delay - self.unreachable_since >= self.timeout
+
+    def _given_up(self, reason: str) -> str:
+        if self.unreachable_since is None:
+            return reason
+        return f"{reason}; no answer for {time.monotonic() - self.unreachable_since:.0f} s"
 
     def _unparsable(self, method: str, response: httpx.Response) -> bool:
         """A GET answered 2xx whose body is not the JSON FACTS sends."""

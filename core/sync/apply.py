@@ -54,10 +54,12 @@ class StalePlan(SyncError):
 
 
 class SiteBusy(SyncError):
-    """Another process holds the store's write lock (a sync, undo, merge or import)."""
+    """Another process is changing the site: it holds the store's write lock (a sync, undo,
+    merge or import), or the site's sync lease (whose message names who and since when)."""
 
-    def __init__(self, site: str) -> None:
-        super().__init__(f"the site {site!r} is being changed by another process; try again")
+    @classmethod
+    def locked(cls, site: str) -> SiteBusy:
+        return cls(f"the site {site!r} is being changed by another process; try again")
 
 
 @contextlib.contextmanager
@@ -70,7 +72,7 @@ def site_transaction(site: Site) -> Iterator[None]:
             yield
     except Exception as err:
         if is_busy(err):
-            raise SiteBusy(site.name) from None
+            raise SiteBusy.locked(site.name) from None
         raise
 
 
@@ -158,8 +160,12 @@ def apply_plan(
     *,
     confirm_archive: bool = False,
     extra_counts: dict[str, Any] | None = None,
+    setup: str | None = None,
 ) -> SyncRun:
-    """Write the plan in one transaction and journal it as a SyncRun; returns the run."""
+    """Write the plan in one transaction and journal it as a SyncRun; returns the run.
+
+    ``setup``: the setup document the plan was made with, kept on the run (undo offers to
+    restore the one before it)."""
     if plan.needs_confirmation and not confirm_archive:
         raise ArchiveConfirmationNeeded(plan)
     if site.kind and site.kind != plan.kind:
@@ -180,7 +186,8 @@ def apply_plan(
             open_conflicts=[k.key for k in plan.open_conflicts],
             **(extra_counts or {}),
         )
-        run: SyncRun = SyncRun.create(site=site, kind="sync", counts=json.dumps(counts))
+        run: SyncRun = SyncRun.create(site=site, kind="sync", counts=json.dumps(counts),
+                                      setup=setup)
         now = utcnow()
         journal: Journal = []
         _update(run.id, (*plan.of("link"), *plan.of("update"), *plan.of("restore")), current,

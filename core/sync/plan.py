@@ -19,6 +19,7 @@ from core.sync.rows import AccountRow
 from core.sync.selection import Candidate, Selection, select
 from core.sync.setup import SetupDoc
 from core.sync.text import name_key
+from core.threshold import ArchiveThreshold
 
 Action = Literal["add", "link", "update", "archive", "restore", "unchanged", "skip", "conflict"]
 ACTIONS: tuple[Action, ...] = (
@@ -34,7 +35,8 @@ ACTIONS: tuple[Action, ...] = (
 WRITING: frozenset[str] = frozenset({"add", "link", "update", "archive", "restore"})
 
 ARCHIVE_SHARE = 0.20
-"""A run archiving more than this share of the site's synced accounts needs a confirmation."""
+"""The default threshold: a run archiving more than this share of the site's synced accounts
+needs a confirmation (a site sets its own, ``setup --archive-threshold``)."""
 SHRINK_SHARE = 0.50
 """Fewer matching students than this share of the last sync's means a failed fetch, not a school."""
 
@@ -216,6 +218,7 @@ def make_plan(
     previous_enrolled: int | None = None,
     seen_conflicts: frozenset[str] | None = None,
     selection: Selection | None = None,
+    threshold: ArchiveThreshold | None = None,
 ) -> SyncPlan:
     """The whole pipeline: select, resolve conflicts, plan.
 
@@ -223,6 +226,7 @@ def make_plan(
     is a failed fetch, and archives are refused). ``seen_conflicts``: keys of the conflicts open
     at the last sync, so only new ones are marked ``new``. ``selection``: the review model's
     (``review.ReviewModel.selection``), so a reviewed roster is not selected a second time.
+    ``threshold``: the site's archive threshold (default 20 %).
     """
     if selection is None:
         selection = select(roster, setup)
@@ -235,6 +239,7 @@ def make_plan(
         seen_conflicts=seen_conflicts,
         held=roster.held_person_ids,
         hold_unknown=roster.key_unreadable,
+        threshold=threshold,
     )
     return replace(plan, unreadable=tuple(roster.unreadable), stop=roster.unreadable_stop())
 
@@ -269,6 +274,7 @@ def plan_from(
     seen_conflicts: frozenset[str] | None = None,
     held: frozenset[int] = frozenset(),
     hold_unknown: bool = False,
+    threshold: ArchiveThreshold | None = None,
 ) -> SyncPlan:
     """``held``: people whose FACTS records were unreadable; their accounts stay as they are.
     ``hold_unknown``: some record's key was unreadable, so an account FACTS no longer returns
@@ -407,7 +413,8 @@ def plan_from(
                     before=a,
                 )
             )
-    safety = _archive_safety(selection, accounts, len(archives), previous_enrolled)
+    safety = _archive_safety(selection, accounts, len(archives), previous_enrolled,
+                             threshold or ArchiveThreshold(ARCHIVE_SHARE))
     withheld: tuple[PlanItem, ...] = ()
     if safety.verdict == "refused":
         withheld, archives = tuple(archives), []
@@ -439,6 +446,7 @@ def _archive_safety(
     accounts: Iterable[AccountRow],
     archive_count: int,
     previous_enrolled: int | None,
+    threshold: ArchiveThreshold,
 ) -> ArchiveSafety:
     synced = sum(1 for a in accounts if a.active and a.origin == "sis" and a.person_id is not None)
     if archive_count == 0:
@@ -466,14 +474,16 @@ def _archive_safety(
             synced,
             tuple(f"no account archived: {r}" for r in refusals),
         )
-    if archive_count > synced * ARCHIVE_SHARE:
+    if archive_count > threshold.limit(synced):
+        limit = (f"{threshold.count} accounts" if threshold.count is not None
+                 else f"{threshold.text} (the site's threshold)")
         return ArchiveSafety(
             "needs-confirmation",
             archive_count,
             synced,
             (
                 f"this run would archive {archive_count} of {synced} synced accounts "
-                f"({archive_count / max(synced, 1):.0%}), more than {ARCHIVE_SHARE:.0%}: "
+                f"({archive_count / max(synced, 1):.0%}), more than {limit}: "
                 "it needs a confirmation",
             ),
         )

@@ -34,10 +34,11 @@ passes over the fetched roster were a third of plan time, and 0.6 s on a key pre
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -47,6 +48,7 @@ from core.roster import Roster
 from core.sites import SiteError, get_site, require_advanced
 from core.sync.apply import (
     ArchiveConfirmationNeeded,
+    SiteBusy,
     StalePlan,
     SyncError,
     newest_run_id,
@@ -57,8 +59,9 @@ from core.sync.apply import (
 )
 from core.sync.bulk import BulkDecision
 from core.sync.conflicts import ConflictChoice
-from core.sync.journal import fk, load_account_rows
-from core.sync.plan import SyncPlan
+from core.sync.holds import HoldView
+from core.sync.journal import as_tuples, fk, load_account_rows
+from core.sync.plan import PlanItem, SyncPlan
 from core.sync.plan import make_plan as _plan
 from core.sync.report import write_error_report
 from core.sync.review import Change, ReviewModel
@@ -68,6 +71,7 @@ from core.sync.setup import (
     PRESETS,
     Criteria,
     Decision,
+    DecisionUndo,
     ParentRules,
     SetupDoc,
     dump_setup,
@@ -81,11 +85,17 @@ __all__ = [
     "ArchiveConfirmationNeeded",
     "NoSetup",
     "RunSummary",
+    "SiteBusy",
+    "SitePaused",
     "StalePlan",
     "SyncError",
     "SyncResult",
     "UnreadableStop",
     "apply_plan",
+    "apply_with_holds",
+    "approve_hold",
+    "holds",
+    "reject_hold",
     "decide",
     "decide_bulk",
     "decide_choice",
@@ -102,6 +112,7 @@ __all__ = [
     "undo",
     "write_error_report",
     "undo_decision",
+    "undo_preview",
 ]
 
 
@@ -235,6 +246,47 @@ def decide(
         raise SiteError("a decision needs a person to give the email to, a skip or the second email")
     _store_setup(s, doc.with_decisions([decision], decision_label(decision)))
     return decision
+
+
+def check_in_roster(roster: Roster, *, email: str | None, person_id: int | None) -> None:
+    """A decision is about someone FACTS has: refuse one for an email or person it does not."""
+    if person_id is not None and person_id not in roster.people:
+        raise SiteError(f"person {person_id} is not in the FACTS roster of this site: check the "
+                        "personId (factsync conflicts SITE lists who waits)")
+    key = email_key(email)
+    if key is not None and not any(
+        key in (email_key(p.email), email_key(p.email2)) for p in roster.people.values()
+    ):
+        raise SiteError(f"no one in the FACTS roster of this site has the email {email!r}: "
+                        "check its spelling (factsync conflicts SITE lists who waits)")
+
+
+def decisions(store: Store, site: Site | str) -> list[Decision]:
+    """The saved decisions, oldest first."""
+    doc = require_setup(store, site)
+    return list(doc.decisions)
+
+
+def clear_decision(
+    store: Store, site: Site | str, *, email: str | None = None, person_id: int | None = None
+) -> list[Decision]:
+    """Remove the saved decisions about an email or a person; returns those removed."""
+    s = _site(store, site)
+    doc = require_setup(store, s)
+    key = email_key(email)
+    gone = [d for d in doc.decisions
+            if (key is not None and d.email == key)
+            or (person_id is not None and d.person_id == person_id)]
+    if not gone:
+        about = f"email {email}" if email else f"person {person_id}"
+        raise SiteError(f"site {s.name!r} has no saved decision about {about} (factsync "
+                        "decisions SITE lists them)")
+    kept = tuple(d for d in doc.decisions if d not in gone)
+    undo = DecisionUndo(label="cleared " + ", ".join(decision_label(d) for d in gone),
+                        targets=tuple(dict.fromkeys(d.target for d in gone)), previous=tuple(gone))
+    _store_setup(s, doc.model_copy(update={
+        "decisions": kept, "decision_undo": (*doc.decision_undo, undo)[-20:]}))
+    return gone
 
 
 def decision_label(d: Decision) -> str:
@@ -375,9 +427,11 @@ def make_plan(
     selection = None
     if review is not None and _same_selection_rules(review.setup, doc):
         selection = review.selection()
+    from core.site_settings import settings
+
     plan = _plan(
         doc, roster, load_account_rows(s), previous_enrolled=enrolled, seen_conflicts=seen,
-        selection=selection,
+        selection=selection, threshold=settings(s).threshold,
     )
     return replace(plan, seen_run=newest)
 
@@ -395,6 +449,49 @@ class UnreadableStop(SyncError):
         super().__init__(plan.stop or "too many FACTS records cannot be read")
 
 
+def sync_lease_name(site: Site) -> str:
+    return f"sync:{site.id}"
+
+
+@contextlib.contextmanager
+def sync_lease(site: Site) -> Iterator[None]:
+    """One sync of a site at a time, across processes and hosts sharing the store."""
+    from store.db import is_busy
+    from store.leases import LeaseHeld, leased
+
+    try:
+        with leased(sync_lease_name(site), f"site {site.name!r} is being synced"):
+            yield
+    except LeaseHeld as err:
+        raise SiteBusy(str(err)) from None
+    except Exception as err:
+        if is_busy(err):  # another process holds the store's write lock
+            raise SiteBusy.locked(site.name) from None
+        raise
+
+
+def require_not_paused(site: Site) -> None:
+    from core.site_settings import settings
+
+    pause = settings(site).pause
+    if pause is not None:
+        raise SitePaused(site.name, pause)
+
+
+class SitePaused(SyncError):
+    """Sync and archive are paused for the site (write-back goes on)."""
+
+    def __init__(self, site: str, pause: Any) -> None:
+        self.pause = pause
+        super().__init__(f"site {site!r} is {pause.words()}; sync and archive wait, write-back "
+                         "goes on")
+
+
+def _setup_text(site: Site) -> str | None:
+    row: SyncSetup | None = SyncSetup.get_or_none(SyncSetup.site == site)
+    return row.document if row is not None else None
+
+
 @long_lived()
 def apply_plan(
     store: Store, site: Site | str, plan: SyncPlan, confirm_archive: bool = False
@@ -402,9 +499,11 @@ def apply_plan(
     """Write the plan (raises UnreadableStop when its roster had too many unreadable rows)."""
     s = _site(store, site)
     require_advanced(s)
+    require_not_paused(s)
     if plan.stop:
         raise UnreadableStop(plan)
-    return _apply(s, plan, confirm_archive=confirm_archive)
+    with sync_lease(s):
+        return _apply(s, plan, confirm_archive=confirm_archive, setup=_setup_text(s))
 
 
 @dataclass(frozen=True)
@@ -413,6 +512,31 @@ class SyncResult:
     run: SyncRun | None
     """None for a dry run, or when the plan had nothing to write."""
     fetch_requests: int = 0
+    hold: HoldView | None = None
+    """The hold the held part of the plan is saved as (None: nothing held)."""
+    hold_new: bool = False
+    """The hold was made by this run (not one already open, nor a rejected one)."""
+    held: tuple[PlanItem, ...] = ()
+    """The archives that wait for a person (a dry run lists them without saving a hold)."""
+    held_reason: str | None = None
+
+    @property
+    def new_conflicts(self) -> tuple[Any, ...]:
+        """Open conflicts that were not open at the last sync."""
+        return tuple(c for c in self.plan.open_conflicts if c.new)
+
+    def attention(self) -> list[str]:
+        """What new waits for a person (empty: nothing; the run exits 0)."""
+        out: list[str] = []
+        if self.new_conflicts:
+            n = len(self.new_conflicts)
+            out.append(f"{n} new conflict{'s' if n != 1 else ''} wait{'s' if n == 1 else ''} "
+                       "for a decision")
+        if self.held and (self.hold is None or self.hold_new):
+            what = f"hold {self.hold.id}: " if self.hold is not None else ""
+            out.append(f"{what}{len(self.held)} archive{'s' if len(self.held) != 1 else ''} "
+                       f"wait for a confirmation ({self.held_reason})")
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The ``factsync sync --json`` contract."""
@@ -422,9 +546,20 @@ class SyncResult:
             "counts": self.plan.counts(),
             "enrolledStudents": self.plan.enrolled_students,
             "conflicts": [conflict_json(c) for c in self.plan.open_conflicts],
+            "newConflicts": len(self.new_conflicts),
             "duplicates": [d.to_json() for d in self.plan.duplicates],
             "unreadable": [u.to_json() for u in self.plan.unreadable],
+            "hold": self.hold.to_json() if self.hold is not None else None,
+            "held": [HeldRowJson.of(it) for it in self.held],
+            "attention": self.attention(),
         }
+
+
+class HeldRowJson:
+    @staticmethod
+    def of(it: PlanItem) -> dict[str, Any]:
+        return {"accountId": it.account_id, "personId": it.person_id, "name": it.name,
+                "email": it.email, "familyKey": it.family_key, "reason": it.reason}
 
 
 def conflict_json(c: Any) -> dict[str, Any]:
@@ -462,8 +597,10 @@ async def sync(
 ) -> SyncResult:
     """Fetch, plan and apply with the saved setup. Conflicted people wait; the rest syncs.
 
-    Raises ArchiveConfirmationNeeded (nothing written) when the archive share needs confirming,
-    and UnreadableStop (even for a dry run) when too many FACTS records cannot be read.
+    Archives over the site's threshold (unless ``confirm_archive``) and archives withheld after an
+    empty, short or halved roster are held (``core.sync.holds``): the rest is applied and the
+    result names the hold. Raises UnreadableStop (even for a dry run) when too many FACTS records
+    cannot be read, SitePaused when the site is paused, SiteBusy when another process syncs it.
     A plan with nothing to write and the same open conflicts as the last recorded sync records
     no run (``run`` None): an unchanged school writes 0 rows. New conflicts alone are recorded,
     so the next sync marks only newer ones ``new``.
@@ -471,16 +608,117 @@ async def sync(
     s = _site(store, site_name)
     require_advanced(s)
     require_setup(store, s)
+    require_not_paused(s)
+    if dry_run:
+        return await _sync(store, s, True, confirm_archive, on_progress, transport)
+    with sync_lease(s):
+        return await _sync(store, s, False, confirm_archive, on_progress, transport)
+
+
+async def _sync(
+    store: Store,
+    s: Site,
+    dry_run: bool,
+    confirm_archive: bool,
+    on_progress: Callable[[Any], None] | None,
+    transport: httpx.AsyncBaseTransport | None,
+) -> SyncResult:
+    from core.sync.holds import split_held
+
     roster = await fetch(store, s, on_progress, transport=transport)
     plan = make_plan(store, s, roster)
     if plan.stop:
         raise UnreadableStop(plan)
+    split = split_held(plan, confirmed=confirm_archive)
     if dry_run:
-        return SyncResult(plan, None, roster.requests)
-    if plan.writes == 0 and not plan.conflicts_changed:
-        return SyncResult(plan, None, roster.requests)  # an unchanged school changes zero rows
-    run = apply_plan(store, s, plan, confirm_archive=confirm_archive)
-    return SyncResult(plan, run, roster.requests)
+        return SyncResult(plan, None, roster.requests, held=split.held,
+                          held_reason=split.reason)
+    return apply_with_holds(store, s, plan, confirm_archive=confirm_archive,
+                            requests=roster.requests)
+
+
+@long_lived()
+def apply_with_holds(store: Store, site: Site | str, plan: SyncPlan, *,
+                     confirm_archive: bool = False, requests: int = 0) -> SyncResult:
+    """Apply the plan, except the archives that wait for a person: those become a hold (the
+    CLI's sync, the daemon and the wizard all apply this way)."""
+    from core.sync.holds import record_hold, split_held, supersede_holds
+
+    s = _site(store, site)
+    require_advanced(s)
+    require_not_paused(s)
+    if plan.stop:
+        raise UnreadableStop(plan)
+    split = split_held(plan, confirmed=confirm_archive)
+    applied = split.apply
+    run: SyncRun | None = None
+    hold: HoldView | None = None
+    new = False
+    with sync_lease(s), store.db.atomic():
+        if applied.writes or plan.conflicts_changed:  # an unchanged school changes zero rows
+            run = _apply(s, applied, confirm_archive=confirm_archive, setup=_setup_text(s))
+        if split.held:
+            hold, new = record_hold(s, split.held, split.reason or "")
+        else:
+            supersede_holds(s)  # what they held was applied, or no longer applies
+    return SyncResult(plan, run, requests, hold=hold, hold_new=new, held=split.held,
+                      held_reason=split.reason)
+
+
+# --- holds ------------------------------------------------------------------------------------
+
+
+def holds(store: Store, site: Site | str, *, all_states: bool = False) -> list[HoldView]:
+    from core.sync.holds import list_holds
+
+    return list_holds(_site(store, site), state=None if all_states else "open")
+
+
+async def approve_hold(
+    store: Store,
+    site: Site | str,
+    hold_id: int,
+    *,
+    by: str,
+    roster: Roster | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> SyncRun:
+    """Apply a hold's archives, planned again against the roster as it is now (read from FACTS
+    unless ``roster`` is given); refused with the reason when they no longer apply."""
+    from core.sync.holds import HoldError, archive_only, require_open, resolve, still_applies
+
+    s = _site(store, site)
+    require_advanced(s)
+    require_not_paused(s)
+    hold = require_open(s, hold_id)
+    if roster is None:
+        roster = await fetch(store, s, transport=transport)
+    with sync_lease(s):
+        plan = make_plan(store, s, roster)
+        if plan.stop:
+            raise UnreadableStop(plan)
+        items, gone = still_applies(hold, plan)
+        if gone:
+            first = "; ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+            raise HoldError(
+                f"hold {hold_id} no longer applies: the roster changed since it was made "
+                f"({first}). Nothing was archived; sync again to plan with the roster as it is"
+            )
+        with store.db.atomic():
+            run = _apply(s, archive_only(plan, items), confirm_archive=True,
+                         extra_counts={"hold": hold_id}, setup=_setup_text(s))
+            resolve(s, hold_id, "approved", by, run.number)
+    return run
+
+
+def reject_hold(store: Store, site: Site | str, hold_id: int, *, by: str) -> HoldView:
+    """Drop a hold: its archives are not made, and not held again while they stay the same."""
+    from core.sync.holds import get_hold, require_open, resolve
+
+    s = _site(store, site)
+    require_open(s, hold_id)
+    resolve(s, hold_id, "rejected", by)
+    return get_hold(s, hold_id)
 
 
 # --- history and undo -------------------------------------------------------------------------
@@ -562,6 +800,120 @@ def changes_of(store: Store, run_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def undo(store: Store, site: Site | str) -> SyncRun:
-    """Revert the latest sync or merge of the site."""
-    return undo_latest(_site(store, site))
+@dataclass(frozen=True)
+class UndoPreview:
+    """What ``undo`` would revert, in words, before it does."""
+
+    number: int
+    kind: str
+    started_at: datetime
+    parts: tuple[str, ...]
+    """e.g. "376 added → removed", "12 linked → unlinked"."""
+    setup_changes: tuple[str, ...] = ()
+    """How the run's setup differs from the one before it (criteria, preset): undo offers to
+    restore that one too, so the next sync does not archive the same people again."""
+
+    def words(self) -> str:
+        local = self.started_at.replace(tzinfo=UTC).astimezone()
+        what = ", ".join(self.parts) or "no account changes"
+        return f"revert {self.kind} run {self.number} of {local:%Y-%m-%d %H:%M}: {what}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.number, "kind": self.kind, "startedAt": self.started_at.isoformat(),
+                "changes": list(self.parts), "setupChanges": list(self.setup_changes)}
+
+
+_UNDO_WORDS = {
+    "link": "linked → unlinked",
+    "update": "updated → changed back",
+    "archive": "archived → restored",
+    "restore": "restored → archived again",
+    "merge": "merged → split again",
+}
+
+
+def undo_preview(store: Store, site: Site | str) -> UndoPreview:
+    """The run ``undo`` would revert and what reverting it does (raises when there is none)."""
+    import peewee as pw
+
+    from core.sync.apply import latest_run
+    from store.models import HourEntry
+
+    s = _site(store, site)
+    run = latest_run(s)
+    if run is None:
+        raise SyncError(f"site {s.name!r} has no run to undo")
+    counts = {
+        str(action): int(n)
+        for action, n in as_tuples(SyncChange.select(SyncChange.action, pw.fn.COUNT(SyncChange.id))
+                                   .where(SyncChange.run == run).group_by(SyncChange.action))
+    }
+    parts: list[str] = []
+    added = counts.pop("add", 0)
+    if added:
+        kept = (HourEntry.select(HourEntry.account).distinct()
+                .join(SyncChange, on=(SyncChange.account == HourEntry.account))
+                .where((SyncChange.run == run) & (SyncChange.action == "add")).count())
+        if added - kept:
+            parts.append(f"{added - kept} added → removed")
+        if kept:
+            parts.append(f"{kept} added → archived (they have hours)")
+    parts += [f"{counts[a]} {w}" for a, w in _UNDO_WORDS.items() if counts.get(a)]
+    return UndoPreview(run.number or run.id, run.kind, run.started_at, tuple(parts),
+                       tuple(_setup_changes(s, run)))
+
+
+def _setup_before(site: Site, run: SyncRun) -> SetupDoc | None:
+    """The setup of the site's sync before ``run`` (None when unknown)."""
+    prior: SyncRun | None = (
+        SyncRun.select()
+        .where((SyncRun.site == site) & (SyncRun.kind == "sync") & (SyncRun.id < run.id)
+               & SyncRun.undone_at.is_null() & SyncRun.setup.is_null(False))
+        .order_by(SyncRun.id.desc()).first()
+    )
+    return parse_setup(str(prior.setup)) if prior is not None else None
+
+
+def _setup_changes(site: Site, run: SyncRun) -> list[str]:
+    if run.kind != "sync" or not run.setup:
+        return []
+    before = _setup_before(site, run)
+    if before is None:
+        return []
+    after = parse_setup(run.setup)
+
+    def words(values: tuple[str, ...]) -> str:
+        return ", ".join(values) or "all"
+
+    out: list[str] = []
+    for name in ("schools", "statuses", "grades"):
+        a, b = getattr(before.criteria, name), getattr(after.criteria, name)
+        if a != b:
+            out.append(f"{name} {words(b)} → {words(a)}")
+    if before.parents.preset != after.parents.preset:
+        out.append(f"parents {after.parents.preset} → {before.parents.preset}")
+    if before.parents.relationships != after.parents.relationships:
+        out.append("relationships back to the earlier choice")
+    if before.parents.overrides != after.parents.overrides:
+        out.append("per-family choices back to the earlier ones")
+    if before.family_groups != after.family_groups:
+        out.append("family groups back to the earlier ones")
+    return out
+
+
+def undo(store: Store, site: Site | str, *, restore_setup: bool = False) -> SyncRun:
+    """Revert the latest sync or merge of the site; with ``restore_setup``, also put back the
+    criteria and parent rules of the sync before it (the decisions stay as they are now)."""
+    s = _site(store, site)
+    with sync_lease(s), store.db.atomic():
+        run = undo_latest(s)
+        if restore_setup:
+            reverted: SyncRun = SyncRun.get(
+                (SyncRun.site == s) & (SyncRun.number == json.loads(run.counts)["undid"]))
+            before = _setup_before(s, reverted)
+            current = load_setup(store, s)
+            if before is not None and current is not None:
+                _store_setup(s, current.model_copy(update={
+                    "criteria": before.criteria, "parents": before.parents,
+                    "family_groups": before.family_groups}))
+    return run

@@ -48,6 +48,18 @@ def card_text(card: SiteCard, now: datetime) -> Text:
         else:
             t.append(text, style=style)
 
+    un = card.unattended
+    if un is not None and un.pause is not None:
+        t.append("\n\n⏸ ", style="bold yellow")
+        t.append_text(safe_text(un.pause.words()[:1].upper() + un.pause.words()[1:], 160,
+                                style="bold yellow", wrap=True))
+        t.append("\n  sync and archive wait; write-back goes on", style="yellow")
+    if un is not None and un.open_holds:
+        t.append("\n\n⚠ ", style="bold yellow")
+        t.append(f"{plural(un.held_rows, 'archive')} held for a person", style="bold yellow")
+        t.append("\n  ")
+        t.append_text(safe_text(un.hold_reason or "", 160, style="yellow", wrap=True))
+        t.append("\n  s shows them in the Preview, where a approves them", style="dim")
     head("Connection")
     if not st.connected:
         line("not connected: press c (or Enter) to connect", "yellow")
@@ -127,9 +139,9 @@ class HomeScreen(FactsyncScreen[None]):
 Each **site** is one volunteer-hours site. A site rosters *students* or *parents* from FACTS,
 never both: a school that wants both creates a second site.
 
-Pick a site with the arrows. **Enter** walks through the setup step by step (connect, kind,
-criteria, review, conflicts, preview, sync). Once a site has a saved setup, **s** (*Begin Sync →
-Sync*) reads FACTS again and applies the same choices in one go: only new conflicts wait.
+**Enter** walks through the setup step by step. **s** (*Begin Sync → Sync*) reads FACTS
+again and applies the saved choices; anything new (conflicts, archives held) opens the
+Preview first. Held and paused sites say so here.
 """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Set up", id="home.open", tooltip="Walk through the setup",
@@ -252,6 +264,10 @@ Sync*) reads FACTS again and applies the same choices in one go: only new confli
         if not card.ready_to_sync:
             self.notify("This site has no saved setup yet: press Enter to set it up first.",
                         severity="warning")
+            return
+        if card.paused is not None:
+            self.notify(f"{card.name} is {card.paused.words()}: sync waits until it is resumed "
+                        "(factsync resume).", severity="warning", markup=False)
             return
         self.open_step(StepId.RESYNC)
 

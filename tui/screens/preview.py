@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Literal
 
 from rich.text import Text
 from textual import on
@@ -12,6 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from core.facts.records import Unreadable
+from core.sync.holds import HeldRow, HoldView
 from core.sync.plan import Action, Duplicate, PlanItem, SyncPlan
 from core.workspace import ArchiveQuestion, archive_question
 from tui.dialogs import ChoiceDialog, ConfirmDialog
@@ -25,7 +28,7 @@ from tui.widgets.safe_text import safe_text
 
 @dataclass(frozen=True)
 class CountRow:
-    action: Action
+    action: Action | Literal["unreadable"]
     label: str
     count: int
     meaning: str
@@ -43,14 +46,44 @@ COUNT_ROWS: tuple[tuple[Action, str, str], ...] = (
 )
 
 
+UNREADABLE_MEANING = "FACTS records left out; the accounts they concern stay as they are"
+
+
 def count_rows(plan: SyncPlan) -> list[CountRow]:
-    return [CountRow(a, label, len(plan.of(a)), meaning) for a, label, meaning in COUNT_ROWS]
+    rows = [CountRow(a, label, len(plan.of(a)), meaning) for a, label, meaning in COUNT_ROWS]
+    if plan.unreadable:
+        rows.append(CountRow("unreadable", "Unreadable", len(plan.unreadable), UNREADABLE_MEANING))
+    return rows
+
+
+UNREADABLE_COLUMNS = (Column("Record", ratio=2), Column("Field", ratio=2),
+                      Column("Problem", ratio=5))
+
+
+def unreadable_cells(u: Unreadable) -> list[str | Text]:
+    return [safe_text(f"{u.resource} {u.key}"), safe_text(u.field or ""),
+            safe_text(u.problem, style="dim")]
+
+
+HELD_COLUMNS = (Column("Name", ratio=3), Column("Email", ratio=3), Column("Why", ratio=4))
+
+
+def held_cells(r: HeldRow) -> list[str | Text]:
+    return [safe_text(r.name), safe_text(r.email or "no email"), safe_text(r.reason, style="dim")]
+
+
+def held_title(hold: HoldView) -> Text:
+    t = Text(f"Held for a person: hold {hold.id}, {plural(len(hold.rows), 'archive')} — ",
+             style="bold yellow", end="")
+    t.append_text(safe_text(hold.reason, 120, style="yellow"))
+    t.append("  (a approves)", style="dim")
+    return t
 
 
 def _count_cells(r: CountRow) -> list[str | Text]:
     style = "bold" if r.count and r.action in ("add", "link", "update", "archive",
                                                "restore") else "dim"
-    if r.action in ("archive", "conflict") and r.count:
+    if r.action in ("archive", "conflict", "unreadable") and r.count:
         style = "bold red"
     return [Text(r.label, style="bold"), Text(f"{r.count:,}", style=style), Text(r.meaning,
                                                                                  style="dim")]
@@ -145,12 +178,23 @@ move to the account you keep, the other is archived; History can undo it.
 
 If the sync would archive more than a safe share of the accounts it manages, you are asked to
 confirm and shown who. **s** runs the sync.
+
+**Held for a person**: archives an earlier sync (often the nightly one) did not make on its own,
+with the reason. **a** approves them, after a confirmation: they are planned again against the
+roster just read, and refused if it no longer supports them.
+
+**Unreadable**: FACTS records factsync could not read; the accounts they concern stay as they
+are. **r** exports every left-out record with its reason to a CSV file (the error report).
 """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back", tooltip="Back to the conflicts"),
         Binding("s", "next", "Sync", id="next", tooltip="Apply this plan"),
         Binding("m", "merge", "Merge", id="preview.merge",
                 tooltip="Merge the highlighted likely duplicate after the sync"),
+        Binding("a", "approve_hold", "Approve hold", id="preview.approve",
+                tooltip="Archive the accounts an earlier sync held for a person"),
+        Binding("r", "error_report", "Error report", id="preview.report",
+                tooltip="Every left-out record with its reason, to a CSV file"),
         Binding("tab", "app.focus_next", "Switch list", id="preview.tab", show=False),
     ]
 
@@ -160,10 +204,13 @@ confirm and shown who. **s** runs the sync.
         super().__init__(services, site)
         self.plan: SyncPlan | None = None
         self.duplicates: list[DuplicateRow] = []
+        self.hold: HoldView | None = None
 
     def body(self) -> ComposeResult:
         yield LazyTable(COUNT_COLUMNS, _count_cells, id="counts")
         yield Static(id="archive-note", classes="note")
+        yield Static(id="held-title", classes="section-title")
+        yield LazyTable(HELD_COLUMNS, held_cells, id="held", select_on_enter=False)
         yield Static(Text("Likely duplicates", style="bold"), classes="section-title")
         yield LazyTable(DUP_COLUMNS, duplicate_cells, id="duplicates",
                         empty="No likely duplicates.")
@@ -171,11 +218,31 @@ confirm and shown who. **s** runs the sync.
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#counts", LazyTable).focus()
+        self._show_hold(None)
         self.with_plan(self._show)
+        self.load_holds()
+
+    def load_holds(self) -> None:
+        self.run_core(self.core.holds, self.flow.site,
+                      then=lambda holds: self._show_hold(holds[0] if holds else None),
+                      group="holds")
+
+    def _show_hold(self, hold: HoldView | None) -> None:
+        self.hold = hold
+        title = self.query_one("#held-title", Static)
+        table = self.query_one("#held", LazyTable)
+        title.display = table.display = hold is not None
+        if hold is not None:
+            title.update(held_title(hold))
+            table.set_rows(list(hold.rows))
+        self.refresh_bindings()
 
     def _show(self, plan: SyncPlan) -> None:
         self.plan = plan
-        self.query_one("#counts", LazyTable).set_rows(count_rows(plan))
+        rows = count_rows(plan)
+        counts = self.query_one("#counts", LazyTable)
+        counts.styles.height = max(10, len(rows) + 2)
+        counts.set_rows(rows)
         self.query_one("#archive-note", Static).update(archive_note(plan))
         keep = {(m[1]) : m[0] for m in self.flow.merges}
         self.duplicates = [
@@ -190,6 +257,13 @@ confirm and shown who. **s** runs the sync.
         if self.plan is None:
             return
         row = count_rows(self.plan)[event.index]
+        if row.action == "unreadable":
+            self.app.push_screen(
+                DrillScreen(self.services, self.flow.site, f"Unreadable ({row.count:,})",
+                            UNREADABLE_COLUMNS, unreadable_cells, list(self.plan.unreadable),
+                            note=Text(UNREADABLE_MEANING[:1].upper() + UNREADABLE_MEANING[1:]
+                                      + ". r on the Preview exports them.", style="dim")))
+            return
         items = list(self.plan.of(row.action))
         if row.action == "archive" and self.plan.withheld:
             items = list(self.plan.withheld)
@@ -237,9 +311,49 @@ confirm and shown who. **s** runs the sync.
         self.app.push_screen(ChoiceDialog("Merge after the sync", body, choices), chosen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("next", "merge"):
+        if action in ("next", "merge", "error_report"):
             return True if self.ready else None
+        if action == "approve_hold":
+            return True if self.ready and self.hold is not None else None
         return True
+
+    def action_error_report(self) -> None:
+        if self.plan is not None:
+            export_error_report(self, self.plan)
+
+    def action_approve_hold(self) -> None:
+        hold = self.hold
+        if hold is None:
+            return
+        body = Text(f"An earlier sync held {plural(len(hold.rows), 'archive')} for a person: ",
+                    end="")
+        body.append_text(safe_text(hold.reason, 300, wrap=True))
+        body.append("\n\nThey are planned again against the roster just read, and refused if "
+                    "it no longer supports them. Archived accounts keep their hours; History can "
+                    "undo it.\n\n")
+        for r in hold.rows[:10]:
+            body.append("• ")
+            body.append_text(safe_text(r.name, 30))
+            body.append(" — ")
+            body.append_text(safe_text(r.reason, 80, style="dim"))
+            body.append("\n")
+        if len(hold.rows) > 10:
+            body.append(f"…and {len(hold.rows) - 10} more\n", style="dim")
+
+        def approved(run: int) -> None:
+            self.notify(f"Hold {hold.id} approved: {plural(len(hold.rows), 'account')} archived "
+                        f"(run {run}).")
+            self.flow.forget_plan()
+            self.load_holds()
+            self.with_plan(self._show)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_core(self.core.approve_hold, self.flow.site, hold.id, self.flow.roster,
+                              then=approved, group="approve")
+
+        self.app.push_screen(ConfirmDialog("Approve the held archives?", body,
+                                           yes=f"Archive {len(hold.rows)}"), answered)
 
     def action_next(self) -> None:
         plan = self.plan
@@ -262,3 +376,15 @@ confirm and shown who. **s** runs the sync.
                           yes=question.yes),
             answered,
         )
+
+
+def export_error_report(screen: FactsyncScreen[None], plan: SyncPlan) -> None:
+    """*Export error report*: the plan's left-out records to a CSV file (Preview and Sync)."""
+
+    def written(done: tuple[Path, int]) -> None:
+        path, rows = done
+        screen.notify(f"Error report: {plural(rows, 'row')} written to {path}", markup=False)
+
+    assert screen.site is not None
+    screen.run_core(screen.core.write_error_report, screen.site, plan, then=written,
+                    group="report")

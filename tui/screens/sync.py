@@ -12,11 +12,10 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 
-from core.workspace import CancelToken, SyncOutcome, archive_question
-from tui.dialogs import ConfirmDialog
+from core.workspace import CancelToken, SyncOutcome
 from tui.flow import StepId
 from tui.screens.invites import INVITE_COLUMNS, InvitesActions, invite_cells
-from tui.screens.preview import archive_body
+from tui.screens.preview import export_error_report
 from tui.services import Services, plural
 from tui.widgets.lazy_table import LazyTable
 from tui.widgets.safe_text import safe_text
@@ -51,10 +50,21 @@ def result_text(o: SyncOutcome) -> Text:
         t.append(f"\n{plural(waiting, 'person', 'people')} wait for a decision "
                  f"({plural(len(o.plan.open_conflicts), 'conflict')}) — press c to decide.",
                  style="yellow")
-    for reason in o.plan.archive.reasons:
-        if o.plan.archive.verdict == "refused":
-            t.append("\n⚠ ", style="yellow")
-            t.append_text(safe_text(reason, 300, wrap=True))
+    if o.hold is not None:
+        t.append(f"\n⚠ Held for a person (hold {o.hold.id}): "
+                 f"{plural(len(o.hold.rows), 'archive')} not made — ", style="yellow")
+        t.append_text(safe_text(o.hold.reason, 300, style="yellow", wrap=True))
+        t.append(". Begin Sync shows them in the Preview, where a approves them.", style="dim")
+    else:
+        for reason in o.plan.archive.reasons:
+            if o.plan.archive.verdict == "refused":
+                t.append("\n⚠ ", style="yellow")
+                t.append_text(safe_text(reason, 300, wrap=True))
+    if o.plan.unreadable:
+        held = len(o.plan.held)
+        t.append(f"\n⚠ Unreadable: {plural(len(o.plan.unreadable), 'FACTS record')} left out"
+                 + (f", {plural(held, 'account')} kept as they are" if held else "")
+                 + " — r exports the error report.", style="yellow")
     for line in o.merged:
         t.append("\n✓ ", style="green")
         t.append_text(safe_text(line, 200))
@@ -74,6 +84,7 @@ The plan is written in **one transaction**: all of it, or nothing. Every change 
 so History can undo the latest run.
 
 Afterwards: the new accounts to invite. **e** exports them to CSV, **i** marks them invited.
+**r** exports the error report: every record left out (unreadable, skipped, waiting) with why.
 People waiting on a conflict did not get an account yet: **c** opens the conflicts.
 **Enter** returns Home.
 """
@@ -86,6 +97,8 @@ People waiting on a conflict did not get an account yet: **c** opens the conflic
                 tooltip="Open the conflicts that wait"),
         Binding("p", "replan", "Plan again", id="sync.replan",
                 tooltip="Read and plan again after a refusal"),
+        Binding("r", "error_report", "Error report", id="sync.report",
+                tooltip="Every left-out record with its reason, to a CSV file"),
     ]
 
     finished: reactive[bool] = reactive(False, bindings=True)
@@ -148,21 +161,16 @@ People waiting on a conflict did not get an account yet: **c** opens the conflic
         roster, plan = read
         self.flow.read(roster)
         self.flow.plan = plan
-        question = archive_question(plan)
-        if question is None:
-            self.apply(plan, False)
-            return
+        site = self.flow.site
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.flow.confirm_archive = True
-                self.apply(plan, True)
-            else:
-                self._failed("Nothing was written: the archive was not confirmed. Review the "
-                             "setup (Enter on Home) or press p to read and plan again.")
+        def decided(reason: str | None) -> None:
+            if reason is None:
+                self.apply(plan, False)
+                return
+            self.notify(f"Preview first: {reason}.", markup=False)
+            self.open_step(StepId.PREVIEW, replace=True)
 
-        self.app.push_screen(ConfirmDialog(question.title, archive_body(question),
-                                           yes=question.yes), answered)
+        self.run_core(self.core.preview_first, site, plan, then=decided, failed=self._failed)
 
     # --- apply -----------------------------------------------------------------------------------
 
@@ -194,6 +202,7 @@ People waiting on a conflict did not get an account yet: **c** opens the conflic
 
     def _failed(self, message: str) -> None:
         self.failed = True
+        self.refresh_bindings()
         t = Text("Not synced: ", style="bold red", end="")
         t.append_text(safe_text(message, 600, wrap=True))
         self.query_one("#sync-stage", Static).update(Text("Stopped.", style="bold"))
@@ -208,9 +217,20 @@ People waiting on a conflict did not get an account yet: **c** opens the conflic
             return True if self.outcome is not None and self.outcome.plan.open_conflicts else None
         if action == "replan":
             return self.failed
+        if action == "error_report":
+            return True if self.report_plan is not None else None
         if action == "done":
             return True if self.finished or self.failed else None
         return True
+
+    @property
+    def report_plan(self) -> SyncPlan | None:
+        """The plan the error report is about: the one applied, or the one that was refused."""
+        return self.outcome.plan if self.outcome is not None else self.flow.plan
+
+    def action_error_report(self) -> None:
+        if self.report_plan is not None:
+            export_error_report(self, self.report_plan)
 
     def action_done(self) -> None:
         self.navigator.go_home()
