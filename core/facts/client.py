@@ -313,7 +313,12 @@ class FactsClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        """Close the connections, and the rate budget's store connection: a client per sync in
+        a daemon that runs for months must not leave one open each time."""
+        try:
+            await self._http.aclose()
+        finally:
+            self.limiter.ledger.close()
 
     # --- reads ----------------------------------------------------------------------------------
 

@@ -364,9 +364,8 @@ async def fetch(
     s = _site(store, site)
     require_advanced(s)
     doc = require_setup(store, s)
-    client = open_client(store, s, transport=transport)
-    with long_lived():
-        async with client:
+    with long_lived(makes_garbage=True):  # closed connections are reference cycles
+        async with open_client(store, s, transport=transport) as client:
             return await fetch_roster(client, doc.kind, on_progress=on_progress)
 
 
