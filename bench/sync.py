@@ -26,7 +26,7 @@ history and for 50,000 families on the Enterprise plan with light history. ``--p
 this part, ``--first-only`` skips the re-syncs.
 
 Every figure is printed with its target; exits 1 when one is missed. ``make bench-quick`` runs
-5,000 and 20,000 families.
+5,000 families, and 20,000 without the re-syncs (``make bench`` has them, and 50,000).
 """
 
 from __future__ import annotations
