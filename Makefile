@@ -35,6 +35,8 @@ screenshots: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/fetch_roster.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/sync.py --families 20000
+	$(BIN)/python bench/sync.py --families 50000 --history light
 	$(BIN)/python bench/apply.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/writeback.py
@@ -42,14 +44,14 @@ bench: $(STAMP)
 	$(BIN)/python bench/decisions.py
 	$(BIN)/python bench/forget.py
 
-# Issue 13's figures at 5,000 and 20,000 families in under two minutes; every script runs, and
-# the target exits 1 at the end if one of them missed a target.
+# Issue 13's figures at 5,000 and 20,000 families in under two minutes (the 50,000-family ones
+# are in `make bench`); every script runs, and the target exits 1 at the end if one missed.
 bench-quick: $(STAMP)
 	@status=0; \
 	$(BIN)/python bench/startup.py --repeat 5 || status=1; \
 	$(BIN)/python bench/apply.py --families 5000 20000 --repeat 2 || status=1; \
 	$(BIN)/python bench/sync.py --families 5000 --decisions all --repeat 2 || status=1; \
-	$(BIN)/python bench/sync.py --families 20000 --decisions all --repeat 2 --plan-only || status=1; \
+	$(BIN)/python bench/sync.py --families 20000 --decisions all --repeat 2 --first-only || status=1; \
 	exit $$status
 
 clean:

@@ -153,7 +153,7 @@ def _rolled_over(roster: Roster) -> Roster:
             return "1"
 
     students = [
-        s.model_copy(update={"school": s.school.model_copy(update={"gradeLevel": up(s.school.gradeLevel)})})
+        replace(s, school=replace(s.school, gradeLevel=up(s.school.gradeLevel)))
         if s.school is not None
         else s
         for s in roster.students

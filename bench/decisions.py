@@ -25,7 +25,7 @@ from textual import events  # noqa: E402
 from bench.grid import FrameClock, roster_for  # noqa: E402
 from core.sites import add_site  # noqa: E402
 from core.sync import service  # noqa: E402
-from core.workspace import Workspace, hold_long_lived  # noqa: E402
+from core.workspace import Workspace  # noqa: E402
 from store import open_store  # noqa: E402
 from tui.app import FactsyncApp  # noqa: E402
 from tui.dialogs import ChoiceDialog, ConfirmDialog  # noqa: E402
@@ -48,7 +48,6 @@ async def until(check: object, timeout: float = 60.0) -> None:
 
 async def measure(families: int, decisions: int) -> dict[str, float]:
     roster = roster_for(families)
-    hold_long_lived()
     store = open_store(Path(tempfile.mkdtemp(prefix="factsync-bench-decide-")) / "b.db")
     add_site(store, SITE)
     service.save_setup(store, SITE, kind="parents")

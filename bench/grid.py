@@ -8,9 +8,11 @@ Measured like a person feels it, in the real app on a real store:
 - **Cursor move, Space toggle** (key to repaint): target < 50 ms.
 - **Cold start to Home** (a fresh interpreter: import, open the store, Home painted with its
   sites), beside a bare interpreter's start measured in the same run: target < 0.4 s.
-- **RSS** of the process with the 20,000-family grid shown: target < 500 MB. The school is
-  generated in this process (a real wizard parses it from FACTS's pages instead), so the peak
-  of the generation is printed apart, with the RSS of the roster alone before the app starts.
+- **RSS** of a wizard with the 20,000-family grid shown: target < 500 MB. Measured in a fresh
+  process that reads the roster from the sandbox over loopback HTTP (as a real wizard reads
+  FACTS), then goes from Criteria to the painted grid: its RSS then, and its peak. (The figures
+  above use a roster parsed in this process, which generated the school: its RSS is printed too,
+  but it holds what the generation left behind.)
 
 Each figure is printed with its target and the ratio to it; exits 1 when a target is missed.
 
@@ -36,14 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from textual import events  # noqa: E402
 from textual.app import App  # noqa: E402
 
+from bench.support import peak_rss_mb, setup_with_overrides  # noqa: E402
 from core.demo import roster_from_school  # noqa: E402
-from core.facts.sandbox import generate_school  # noqa: E402
+from core.facts.sandbox import School, generate_school  # noqa: E402
+from core.gc_pause import long_lived  # noqa: E402
 from core.roster import Roster  # noqa: E402
 from core.sites import add_site  # noqa: E402
 from core.sync import service  # noqa: E402
 from core.sync.review import ReviewModel  # noqa: E402
-from core.sync.setup import SetupDoc  # noqa: E402
-from core.workspace import Workspace, hold_long_lived  # noqa: E402
+from core.workspace import Workspace  # noqa: E402
 from store import open_store  # noqa: E402
 from tui.app import FactsyncApp  # noqa: E402
 from tui.flow import StepId  # noqa: E402
@@ -72,8 +75,47 @@ def rss_mb() -> float:
 
 
 def roster_for(families: int, seed: int = 7) -> Roster:
-    """The roster a fetch of the generated school yields (without HTTP: the screens are measured)."""
-    return roster_from_school(generate_school(families=families, seed=seed))
+    """The roster a fetch of the generated school yields (without HTTP: the screens are
+    measured), kept out of the collector's passes as a fetch's is (``core.gc_pause``)."""
+    return roster_of(generate_school(families=families, seed=seed))
+
+
+def roster_of(school: School) -> Roster:
+    with long_lived():
+        return roster_from_school(school)
+
+
+def _wizard_child(base_url: str, queue: Any) -> None:
+    """A wizard's process: read the roster over HTTP, then Criteria to the painted grid."""
+    from core.connection import save_connection
+    from core.facts.plans import SANDBOX_API_KEY, SANDBOX_SUBSCRIPTION_KEY
+
+    store = open_store(Path(tempfile.mkdtemp(prefix="factsync-bench-read-")) / "read.db")
+    site = add_site(store, SITE)
+    save_connection(store, site, base_url=base_url, api_key=SANDBOX_API_KEY,
+                    subscription_key=SANDBOX_SUBSCRIPTION_KEY, plan="enterprise")
+    service.save_setup(store, SITE, kind="parents")
+    roster = asyncio.run(service.fetch(store, SITE))
+    store.close()
+    shown = asyncio.run(grid_from_criteria(roster, 1))["peak_rss_mb"]
+    queue.put((shown, peak_rss_mb()))
+
+
+def wizard_rss(school: School) -> tuple[float, float]:
+    """(RSS with the grid shown, peak RSS) of a wizard process that read ``school`` over HTTP."""
+    import multiprocessing as mp
+
+    from core.facts.sandbox import Sandbox, SandboxConfig, serve_in_thread
+
+    sandbox = Sandbox(school, SandboxConfig(plan="enterprise", rate_limits=False))
+    ctx = mp.get_context("spawn")
+    queue: Any = ctx.Queue()
+    with serve_in_thread(sandbox, port=0) as server:
+        proc = ctx.Process(target=_wizard_child, args=(server.base_url, queue))
+        proc.start()
+        shown, peak = queue.get(timeout=600)
+        proc.join()
+    return shown, peak
 
 
 class FrameClock:
@@ -160,13 +202,9 @@ async def grid_from_criteria(roster: Roster, rounds: int) -> dict[str, float]:
 
 async def preset_with_overrides(roster: Roster, overrides: int, rounds: int) -> dict[str, float]:
     """A preset key on a grid whose setup carries ``overrides`` per-parent choices."""
-    plain = ReviewModel(roster, SetupDoc(kind="parents"))
-    pairs = [(plain.family(i)[0], s.person_id) for i in range(len(plain)) for s in plain.slots(i)]
-    chosen = [{"family_id": f, "person_id": p, "include": n % 3 != 0}
-              for n, (f, p) in enumerate(pairs[:overrides])]
-    setup = SetupDoc.model_validate({"kind": "parents", "parents": {"overrides": chosen}})
-    model = ReviewModel(roster, setup)
-    hold_long_lived()  # what Workspace.review does with a model it has built
+    setup = setup_with_overrides(roster, overrides)
+    with long_lived():  # as service.review_model builds it
+        model = ReviewModel(roster, setup)
 
     class GridApp(App[None]):
         def compose(self) -> Any:
@@ -184,7 +222,7 @@ async def preset_with_overrides(roster: Roster, overrides: int, rounds: int) -> 
                 presets.append(await key(app, clock, k))
     return {"preset_4000_overrides": max(presets),
             "preset_4000_overrides_median": statistics.median(presets),
-            "overrides": float(len(chosen))}
+            "overrides": float(len(setup.parents.overrides))}
 
 
 COLD = """
@@ -236,14 +274,17 @@ def main() -> int:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    roster = roster_for(args.families)
-    hold_long_lived()  # what Workspace.read does with a roster it has read
+    school = generate_school(families=args.families, seed=7)
+    roster = roster_of(school)
     t1 = time.perf_counter()
     generation_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     roster_rss = rss_mb()
     figures = asyncio.run(grid_from_criteria(roster, args.rounds))
+    in_process_rss = figures["peak_rss_mb"]
     figures |= asyncio.run(preset_with_overrides(roster, args.overrides, args.rounds))
     figures["cold_start"], bare = cold_start()
+    del roster
+    figures["peak_rss_mb"], wizard_peak = wizard_rss(school)
 
     print(f"roster: {args.families:,} families generated and parsed in {t1 - t0:.1f} s "
           "(not part of any figure)")
@@ -256,10 +297,10 @@ def main() -> int:
     line("cold_start", "cold start to Home with its sites", figures["cold_start"], "s")
     print(f"  (a bare interpreter starts in {bare:.3f} s in this run: "
           f"{figures['cold_start'] / bare:.1f}x)")
-    line("peak_rss_mb", "RSS with the grid shown", figures["peak_rss_mb"], "MB")
-    print(f"  (the roster alone, before the app: {roster_rss:.0f} MB; the grid adds "
-          f"{figures['peak_rss_mb'] - roster_rss:.0f} MB, {figures['peak_rss_mb'] / roster_rss:.2f}x;"
-          f" generating the school peaked at {generation_peak:.0f} MB)")
+    line("peak_rss_mb", "RSS of a wizard with the grid shown", figures["peak_rss_mb"], "MB")
+    print(f"  (that process, which read the roster over HTTP, peaked at {wizard_peak:.0f} MB; this "
+          f"one, which generated the school, shows the grid at {in_process_rss:.0f} MB, "
+          f"{roster_rss:.0f} MB with the roster alone, after a {generation_peak:.0f} MB peak)")
     missed = [name for name, target in TARGETS.items() if figures[name] >= target]
     if missed:
         print("missed: " + ", ".join(missed))

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.demo import roster_from_school  # noqa: E402
 from core.facts.sandbox import School, generate_school  # noqa: E402
 from core.roster import Roster  # noqa: E402
+from core.sync.setup import SetupDoc  # noqa: E402
 
 T = TypeVar("T")
 
@@ -38,6 +39,18 @@ def roster_for(
 ) -> Roster:
     """The roster a fetch of the generated school yields (without HTTP: what follows is timed)."""
     return roster_from_school(school_for(families, seed, history), kind)
+
+
+def setup_with_overrides(roster: Roster, count: int) -> SetupDoc:
+    """A parents setup whose admin chose ``count`` parents one by one (two in three included),
+    in the order the review shows them."""
+    from core.sync.review import ReviewModel
+
+    plain = ReviewModel(roster, SetupDoc(kind="parents"))
+    pairs = [(plain.family(i)[0], s.person_id) for i in range(len(plain)) for s in plain.slots(i)]
+    chosen = [{"family_id": f, "person_id": p, "include": n % 3 != 0}
+              for n, (f, p) in enumerate(pairs[:count])]
+    return SetupDoc.model_validate({"kind": "parents", "parents": {"overrides": chosen}})
 
 
 def best_of(repeat: int, run: Callable[[], T]) -> tuple[float, T]:
@@ -93,6 +106,8 @@ class Verdicts:
 
     def at_most(self, name: str, value: float, limit: float, unit: str = "s") -> None:
         shown = f"{value:.3f} s" if unit == "s" else f"{value:.0f} {unit}".strip()
+        if limit:
+            shown += f" = {value / limit:.0%} of target"
         self.check(name, shown, value <= limit, f"<= {limit:g} {unit}".strip())
 
     def exit_code(self) -> int:

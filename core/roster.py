@@ -54,6 +54,16 @@ class Roster:
     rows_received: dict[str, int] = field(default_factory=dict)
     """Rows of each resource FACTS sent, needed or not (a whole table's history included)."""
 
+    def __repr__(self) -> str:
+        """Its sizes, not its records. Python formats the repr of values it only names: a
+        coroutine's result when ``asyncio.run`` checks its SIGINT handler (a partial holding
+        the main task), a worker's, a traceback's; rendered whole, a 20,000-family roster is
+        hundreds of MB and seconds."""
+        return (f"Roster({self.kind or 'any'}: {len(self.students)} students, "
+                f"{len(self.people)} people, {len(self.parent_links)} parent links, "
+                f"{len(self.person_families)} memberships, {len(self.families)} families, "
+                f"{len(self.unreadable)} unreadable, {self.requests} requests)")
+
     @cached_property
     def held_person_ids(self) -> frozenset[int]:
         """People whose FACTS person, student, link or family record was unreadable this run:

@@ -89,20 +89,6 @@ class CancelToken:
         return asyncio.run(main())
 
 
-def hold_long_lived() -> None:
-    """Keep what is alive now (a roster just read) out of the cyclic collector's full passes.
-
-    A 20,000-family roster is ~850,000 objects that live until the next read (its review model
-    and its plan too): a full collection of them takes ~0.6 s and would otherwise land on some
-    key press. Freezing does not keep
-    anything alive: the old roster is still freed by reference counting when the next read
-    replaces it (its records hold no cycles).
-    """
-    import gc
-
-    gc.freeze()
-
-
 # --- what the screens show ------------------------------------------------------------------
 
 
@@ -410,7 +396,6 @@ class Workspace:
         token = cancel or CancelToken()
         roster = token.run(
             lambda: service.fetch(self.store, site, progress, transport=self.transport))
-        hold_long_lived()
         return ReadResult(roster, last[0] if last else None)
 
     def save_criteria(self, site: str, draft: SetupDoc) -> SetupDoc:
@@ -431,9 +416,7 @@ class Workspace:
         """The review model of the roster; it lives as long as the roster does."""
         from core.sync import service
 
-        model = service.review_model(self.store, site, roster, selection)
-        hold_long_lived()
-        return model
+        return service.review_model(self.store, site, roster, selection)
 
     def save_review_change(self, site: str, change: Change) -> None:
         from core.sync import service
@@ -444,9 +427,7 @@ class Workspace:
         """The plan; it lives until the next one (each decision plans again)."""
         from core.sync import service
 
-        plan = service.make_plan(self.store, site, roster, review)
-        hold_long_lived()
-        return plan
+        return service.make_plan(self.store, site, roster, review)
 
     def read_and_plan(self, site: str, on_progress: Callable[[FetchProgress], None] | None = None,
                       cancel: CancelToken | None = None) -> tuple[Roster, SyncPlan]:

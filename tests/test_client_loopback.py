@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from core.facts.client import FactsClient
@@ -73,3 +75,28 @@ async def test_write_and_drop_after_commit_over_http(
         found = await client.list_service_hours("parents", [person])
     assert sorted(r.note or "" for r in found) == ["factsync:1", "factsync:2"]
     assert sb.count(method="POST") == 2
+
+
+async def test_pages_read_are_freed_at_once_not_left_to_the_cyclic_collector(
+    served: tuple[Sandbox, LoopbackServer],
+) -> None:
+    """A live tenant's pages are 25 MB each: one held until a full collection per page piled up
+    hundreds of MB during a fetch (httpx's response <-> stream cycle)."""
+    _, server = served
+
+    def responses() -> int:
+        return sum(1 for o in gc.get_objects() if isinstance(o, httpx.Response))
+
+    async with client_for(server) as client:
+        gc.collect()
+        before = responses()
+        gc.disable()
+        try:
+            for page in (1, 2, 3):
+                body = await client.get_page("/People", page=page, page_size=20)
+                assert body["results"]
+            del body
+            left = responses() - before
+        finally:
+            gc.enable()
+    assert left == 0

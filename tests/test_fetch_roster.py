@@ -251,3 +251,26 @@ async def test_an_envelope_with_a_count_that_is_not_a_number_is_a_clear_error() 
         with pytest.raises(ServerError) as info:
             await fetch_roster(client, "students")
     assert "GET /Students with a rowCount that is not a number ('many')" in str(info.value)
+
+
+def test_a_page_drops_the_rows_not_needed_as_it_is_parsed_and_keeps_the_others_in_place() -> None:
+    """A live tenant's 50,000-row page of /People holds ~7,000 people the roster needs: the
+    others never become Python objects, and what may need reporting keeps its row number."""
+    from core.facts import records as rec
+
+    rows: list[Any] = [{"personId": 1, "firstName": "Ann", "nickName": "x"}, {"personId": 2},
+                       {"personId": "a lot"}, None, "text", {"personId": 3, "email": {}}]
+    body = json.dumps({"results": rows, "rowCount": 6, "pageCount": 1}).encode()
+    page = rec.PEOPLE.page.validate_json(body, context=rec.Wanted("personId", {1, 3}))
+    assert page["results"] == [{"personId": 1, "firstName": "Ann"}, rec.DROPPED,
+                               {"personId": "a lot"}, None, "text", {"personId": 3, "email": {}}]
+    reader = fetch._Reader()
+    people = reader.take(fetch.PEOPLE, page["results"], 2, {1, 3})
+    assert [p.personId for p in people] == [1]
+    assert [str(u) for u in reader.unreadable] == [
+        "Person a lot (page 2, row 3): personId 'a lot' is not a number",
+        "Person null (page 2, row 4): record is not an object",
+        "Person text (page 2, row 5): record is not an object",
+        "Person 3: email {} is not text",
+    ]
+    assert reader.rows_received["Person"] == 6 and reader.rows_read["Person"] == 5

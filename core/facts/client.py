@@ -222,6 +222,17 @@ async def gather_all(aws: Iterable[Awaitable[T]]) -> list[T]:
         raise
 
 
+def _unbind(response: httpx.Response) -> None:
+    """Break httpx's response <-> body-stream reference cycle once the body has been read.
+
+    httpx 0.28 wraps every body in a stream that points back at its response (encode/httpx#3733),
+    so a response, its bytes included, is freed only by a full cyclic collection, which a process
+    holding a large roster seldom runs: during a live tenant's fetch, 25 MB pages piled up to
+    more than 400 MB. ``request()`` has read the body and closed the stream by now; an empty
+    stream in its place lets reference counting free the response when it is dropped."""
+    response.stream = httpx.ByteStream(b"")
+
+
 def _ids(values: Iterable[int]) -> list[int]:
     return list(dict.fromkeys(int(v) for v in values))
 
@@ -302,7 +313,12 @@ class FactsClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        """Close the connections, and the rate budget's store connection: a client per sync in
+        a daemon that runs for months must not leave one open each time."""
+        try:
+            await self._http.aclose()
+        finally:
+            self.limiter.ledger.close()
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -540,6 +556,7 @@ class FactsClient:
                 await self._retry(attempt, reason, method, path, delay)
                 continue
             self.stats.requests += 1
+            _unbind(response)
             elapsed = time.perf_counter() - started
             self.latency.observe(elapsed)
             records = self._count_records(method, response, parse)

@@ -15,11 +15,13 @@ unreadable instead of failing the fetch. :func:`roster_from_tables` does the sam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from core.facts import records as rec
@@ -48,7 +50,10 @@ MAX_ROWS_PER_PAGE = 50_000
 """...unless that makes pages bigger than this and the plan's minute budget allows more pages."""
 PAGES_IN_FLIGHT = 4
 """Pages requested at once: each waits whole in memory until it is read, so this bounds the
-fetch's memory (the plan's 10/s rate is reached with a few requests in flight anyway)."""
+fetch's memory (the plan's 10/s rate is reached with a few requests in flight anyway)..."""
+BIG_PAGES_IN_FLIGHT = 2
+"""...and of pages larger than MAX_PAGE_SIZE rows (up to 25 MB each), this many: reading one
+takes about as long as receiving the next, so more of them would only wait in memory."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,10 @@ class _Reader:
         self.rows_received[table.resource.name] += len(rows)
         positions: list[int] | None = None
         if wanted is not None:
-            positions = [i for i, r in enumerate(rows) if _needed(r, table.id_field, wanted)]
+            positions = [
+                i for i, r in enumerate(rows)
+                if r is not rec.DROPPED and _needed(r, table.id_field, wanted)
+            ]
             rows = [rows[i] for i in positions]
         records, bad = read_rows(table.resource, rows, page, positions)
         self.rows_read[table.resource.name] += len(rows)
@@ -140,6 +148,29 @@ class _Reader:
         return students, {p.personId: p for p in persons if p.personId in ids}
 
 
+@dataclass(frozen=True)
+class _Started:
+    """A table whose first page is read: its announced rows and pages, and the records so far."""
+
+    announced: int
+    page_count: int
+    received: int
+    records: list[Any]
+
+
+class _Probe:
+    """Page 1 of a whole table, requested before the ids are known; handed over once, so it is
+    not held (with its 6,000 rows) while the rest of the fetch runs."""
+
+    def __init__(self, task: asyncio.Task[Envelope]) -> None:
+        self._task: asyncio.Task[Envelope] | None = task
+
+    async def take(self) -> Envelope:
+        task, self._task = self._task, None
+        assert task is not None, "a probe page is taken once"
+        return await task
+
+
 def _needed(row: Row, id_field: str, wanted: Collection[int]) -> bool:
     if not isinstance(row, dict):
         return True
@@ -154,9 +185,10 @@ class _Fetch:
         self.client = client
         self.on_progress = on_progress
         self.step = "starting"
-        self.tasks: list[asyncio.Task[Any]] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
         self.reader = _Reader()
         self.in_flight = asyncio.Semaphore(PAGES_IN_FLIGHT)
+        self.big_in_flight = asyncio.Semaphore(BIG_PAGES_IN_FLIGHT)
         self.student_people: dict[int, rec.Person] = {}
         self.announced: dict[str, int] = {}
         start = client.stats
@@ -164,7 +196,8 @@ class _Fetch:
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(coro)
-        self.tasks.append(task)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)  # a done task's result is its caller's
         return task
 
     async def cancel_all(self) -> None:
@@ -191,32 +224,34 @@ class _Fetch:
     def requests(self) -> int:
         return self.client.stats.requests - self._base[0]
 
-    def first_page(self, table: _Table) -> asyncio.Task[Envelope]:
+    def first_page(self, table: _Table) -> _Probe:
         """Start reading page 1 of the whole table (it doubles as the size probe)."""
-        return self.spawn(self._page(table, None, 1, MAX_PAGE_SIZE))
+        return _Probe(self.spawn(self._page(table, None, 1, MAX_PAGE_SIZE)))
 
     async def rows_for_ids(
-        self, table: _Table, ids: Collection[int], first: Awaitable[Envelope] | None
+        self, table: _Table, ids: Collection[int], first: _Probe | None
     ) -> list[Any]:
         """Records whose ``table.id_field`` is in ``ids``: the whole table, or id batches.
 
         Without a probe page (``first`` None) the batches are read directly.
         """
-        probe = await first if first is not None else None
+        probe = await first.take() if first is not None else None
         if not ids:
             return []
         wanted = set(ids)
         batches = math.ceil(len(ids) / sieve.MAX_IDS_PER_FILTER)
-        out: list[Any] = []
         if probe is not None:
             row_count = page_number(probe.get("rowCount")) or 0
             size = page_size_for(row_count, self.client.limits.per_minute)
             pages = math.ceil(row_count / size)
             cost = pages - 1 if size == MAX_PAGE_SIZE else pages
             if cost <= batches:
-                if size != MAX_PAGE_SIZE:
-                    probe = await self._page(table, None, 1, size)
-                out = await self._whole(table, probe, size, wanted)
+                if size != MAX_PAGE_SIZE:  # bigger pages: page 1 again, at that size
+                    del probe
+                    probe = await self._page(table, None, 1, size, wanted=wanted)
+                started = self._start(table, probe, wanted)
+                del probe
+                out = await self._rest(table, started, size, wanted)
                 self.report(table.label)
                 return out
         del probe
@@ -231,41 +266,51 @@ class _Fetch:
         row_count = page_number(first.get("rowCount")) or 0
         size = page_size_for(row_count, self.client.limits.per_minute)
         if size != MAX_PAGE_SIZE:
+            del first
             first = await self._page(table, None, 1, size, params)
-        return await self._whole(table, first, size, None, params)
+        started = self._start(table, first, None)
+        del first
+        return await self._rest(table, started, size, None, params)
 
     async def _read(self, table: _Table, term: str | None) -> list[Any]:
-        first = await self._page(table, term, 1, MAX_PAGE_SIZE)
-        return await self._whole(table, first, MAX_PAGE_SIZE, None, term=term)
+        started = self._start(table, await self._page(table, term, 1, MAX_PAGE_SIZE), None)
+        return await self._rest(table, started, MAX_PAGE_SIZE, None, term=term)
 
-    async def _whole(
+    def _start(self, table: _Table, first: Envelope, wanted: Collection[int] | None) -> _Started:
+        """Page 1 read into records, with what it announced of the rest. Callers drop their page
+        at once: a live tenant's page is 50,000 rows, and several tables are read at a time."""
+        return _Started(
+            announced=page_number(first.get("rowCount")) or 0,
+            page_count=page_number(first.get("pageCount")) or 0,
+            received=len(first["results"]),
+            records=self._take(table, first, 1, wanted),
+        )
+
+    async def _rest(
         self,
         table: _Table,
-        first: Envelope,
+        started: _Started,
         size: int,
         wanted: Collection[int] | None,
         params: dict[str, str] | None = None,
         term: str | None = None,
     ) -> list[Any]:
-        """Page 1 and the remaining pages, each read into records as it arrives; the rows
-        received are checked against the announced rowCount."""
-        announced = page_number(first.get("rowCount")) or 0
-        page_count = page_number(first.get("pageCount")) or 0
-        received = len(first["results"])
-        out = self._take(table, first, 1, wanted)
-        del first
-        if received and page_count > 1:
+        """The remaining pages, each read into records as it arrives; the rows received are
+        checked against the announced rowCount."""
+        out, received = started.records, started.received
+        if received and started.page_count > 1:
 
             async def page(n: int) -> tuple[int, list[Any]]:
-                body = await self._page(table, term, n, size, params)
+                body = await self._page(table, term, n, size, params, wanted)
                 return len(body["results"]), self._take(table, body, n, wanted)
 
-            for count, rows in await gather_all(page(n) for n in range(2, page_count + 1)):
+            pages = range(2, started.page_count + 1)
+            for count, rows in await gather_all(page(n) for n in pages):
                 received += count
                 out.extend(rows)
-        _check_complete(table.label, received, announced)
+        _check_complete(table.label, received, started.announced)
         if term is None and wanted is None:
-            self.announced[table.label] = announced
+            self.announced[table.label] = started.announced
         return out
 
     def _take(
@@ -284,15 +329,21 @@ class _Fetch:
         page: int,
         size: int,
         params: dict[str, str] | None = None,
+        wanted: Collection[int] | None = None,
     ) -> Envelope:
-        async with self.in_flight:
+        """One page, parsed; rows whose id is not ``wanted`` are dropped as they are parsed."""
+        parse = table.resource.page.validate_json
+        if wanted is not None:
+            parse = partial(parse, context=rec.Wanted(table.id_field, wanted))
+        big = self.big_in_flight if size > MAX_PAGE_SIZE else contextlib.nullcontext()
+        async with big, self.in_flight:
             return await self.client.get_page(
                 table.path,
                 filters=term,
                 page=page,
                 page_size=size,
                 params=params,
-                parse=table.resource.page.validate_json,
+                parse=parse,
             )
 
 

@@ -121,6 +121,9 @@ class Ledger(Protocol):
     def block_until(self, when: float) -> None:
         """Hold every send until ``when`` (a 429's Retry-After)."""
 
+    def close(self) -> None:
+        """Let go of what it holds (a store connection); the client closing calls it."""
+
 
 class MemoryLedger:
     """Send times of one process (the default)."""
@@ -143,6 +146,9 @@ class MemoryLedger:
 
     def block_until(self, when: float) -> None:
         self._blocked_until = max(self._blocked_until, when)
+
+    def close(self) -> None:
+        pass
 
 
 class RateLimiter:

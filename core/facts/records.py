@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Generic, TypeVar, Union
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 from typing_extensions import TypedDict
 
 from core.facts.models import StudentServiceHoursModel
@@ -170,13 +179,39 @@ class Resource(Generic[R]):
     def page(self) -> TypeAdapter[dict[str, Any]]:
         """Parses a FACTS list page straight from its JSON bytes, keeping of each row only the
         fields this record reads (as sent, unvalidated): a live page's other fields never become
-        Python objects. Rows that are not objects are kept as they are, to be reported."""
+        Python objects. Rows that are not objects are kept as they are, to be reported.
+
+        Validated with ``context=Wanted(...)``, a row whose id is readable but not wanted is
+        replaced by :data:`DROPPED` as soon as it is parsed (its place on the page is kept)."""
         return _page_adapter(self.record)  # type: ignore[arg-type]
 
 
 @cache
 def _adapter(record: type[Any]) -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[record])  # type: ignore[valid-type]
+
+
+DROPPED: Any = type("Dropped", (), {"__repr__": lambda self: "DROPPED", "__slots__": ()})()
+"""Stands for a row dropped as its page was parsed: not one the roster needs."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The parse context that drops unneeded rows: those whose ``field`` is an id not in ``ids``
+    (a row whose id cannot be read is kept, to be reported)."""
+
+    field: str
+    ids: Collection[int]
+
+
+def _drop_unwanted(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    row = handler(value)
+    wanted = info.context
+    if isinstance(wanted, Wanted) and isinstance(row, dict):
+        key = as_id(row.get(wanted.field))
+        if key is not None and key not in wanted.ids:
+            return DROPPED
+    return row
 
 
 def _or_raw(kind: Any) -> Any:
@@ -198,7 +233,9 @@ def _page_adapter(record: type[Any]) -> TypeAdapter[dict[str, Any]]:
     envelope: Any = TypedDict(
         "RawPage",
         {
-            "results": list[_or_raw(_raw_row(record))],  # type: ignore[misc]
+            "results": list[  # type: ignore[misc]
+                Annotated[_or_raw(_raw_row(record)), WrapValidator(_drop_unwanted)]
+            ],
             "currentPage": Any,
             "pageCount": Any,
             "pageSize": Any,

@@ -126,6 +126,8 @@ class Conflict:
 class Resolution:
     emails: Mapping[int, str]
     """Effective email (display form) of every importable candidate."""
+    email_keys: Mapping[int, str]
+    """The comparison form of each of ``emails`` (computed once, here)."""
     family_keys: Mapping[int, str | None]
     blocked: frozenset[int]
     """Candidates waiting for a decision (open conflicts)."""
@@ -170,6 +172,8 @@ def resolve(
     heads = setup.family_key_map()
     decisions = setup.decision_index()
     shared_originally: dict[str, list[Candidate]] = defaultdict(list)
+    keys: dict[int, str] = {}
+    groups: dict[str, list[Candidate]] = defaultdict(list)
 
     for c in candidates:
         pid = c.person_id
@@ -240,14 +244,12 @@ def resolve(
             conflicts.append(_personal(c, kind, decision=_describe(applied)))
         assert email is not None
         emails[pid] = email
+        key = c.email_key if email is c.email else email_key(email)
+        assert key is not None
+        keys[pid] = key
+        groups[key].append(c)
 
     # one email on several candidates
-    groups: dict[str, list[Candidate]] = defaultdict(list)
-    by_pid = {c.person_id: c for c in candidates}
-    for pid, email in emails.items():
-        key = email_key(email)
-        assert key is not None
-        groups[key].append(by_pid[pid])
     for key, members in groups.items():
         if len(members) < 2:
             continue
@@ -273,21 +275,24 @@ def resolve(
 
     # an email already used by another site account (free when its holder moves to another
     # email in this same plan; blocking one person can keep an email taken, so loop to a fixpoint)
+    by_pid = {c.person_id: c for c in candidates}
+    contested = [
+        (pid, key, holder)
+        for pid, key in keys.items()
+        if (holder := by_email.get(key)) is not None and holder.person_id != pid
+    ]
     changed = True
     while changed:
         changed = False
-        for pid, email in emails.items():
+        for pid, key, holder in contested:
             if pid in blocked:
                 continue
-            key = email_key(email) or ""
-            holder = by_email.get(key)
-            if holder is None or holder.person_id == pid:
-                continue
+            email = emails[pid]
             own = by_person.get(pid)
             c = by_pid[pid]
             q = holder.person_id
             if q is not None:
-                if q in emails and q not in blocked and email_key(emails[q]) != key:
+                if q in keys and q not in blocked and keys[q] != key:
                     continue  # the holder's person changes email in this plan
                 message = (
                     f"{c.label()}: email {email} is already used by account {holder.name} "
@@ -315,9 +320,11 @@ def resolve(
             )
     for pid in blocked:
         emails.pop(pid, None)
+        keys.pop(pid, None)
     conflicts.sort(key=lambda k: ({"red": 0, "orange": 1, "gray": 2}[k.flag], k.key))
     return Resolution(
         emails=emails,
+        email_keys=keys,
         family_keys=family_keys,
         blocked=frozenset(blocked),
         skipped=skipped,

@@ -7,6 +7,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from core.gc_pause import long_lived
 from core.roster import Roster
 from core.sync.relationships import normalize_relationship
 from core.sync.selection import Selection, select
@@ -120,5 +121,7 @@ class CriteriaCount:
         return self.selection.enrolled_students
 
 
+@long_lived()
 def count_criteria(roster: Roster, draft: SetupDoc) -> CriteriaCount:
+    """The count of a draft; its selection is long-lived (the review takes it over)."""
     return CriteriaCount(draft, select(roster, draft))

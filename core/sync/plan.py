@@ -17,7 +17,7 @@ from core.roster import Roster
 from core.sync.conflicts import Conflict, Resolution, resolve
 from core.sync.rows import AccountRow
 from core.sync.selection import Candidate, Selection, select
-from core.sync.setup import SetupDoc, email_key
+from core.sync.setup import SetupDoc
 from core.sync.text import name_key
 from core.threshold import ArchiveThreshold
 
@@ -60,7 +60,7 @@ SYNCED_FIELDS = ("email", "email_key", "first_name", "last_name", "role", "famil
 _synced = attrgetter(*SYNCED_FIELDS, "person_id")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """The account fields sync owns, as they should be after the run."""
 
@@ -71,25 +71,18 @@ class Target:
     role: str
     family_key: str | None
     grade: str | None
-
-    @property
-    def email_key(self) -> str:
-        key = email_key(self.email)
-        assert key is not None
-        return key
-
-    def value(self, name: str) -> Any:
-        return getattr(self, name)
+    email_key: str
+    """``email``'s comparison form (``setup.email_key``)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     field: str
     before: Any
     after: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanItem:
     action: Action
     person_id: int | None
@@ -214,6 +207,11 @@ class SyncPlan:
         out["unreadable"] = len(self.unreadable)
         return out
 
+    def __repr__(self) -> str:
+        """Its counts, not its rows: asyncio, workers and tracebacks format it (see Roster)."""
+        counts = ", ".join(f"{k} {v}" for k, v in self.counts().items() if v)
+        return f"SyncPlan({self.kind}: {counts or 'nothing'})"
+
 
 def make_plan(
     setup: SetupDoc,
@@ -250,15 +248,9 @@ def make_plan(
 
 
 def _target(c: Candidate, res: Resolution) -> Target:
-    return Target(
-        person_id=c.person_id,
-        email=res.emails[c.person_id],
-        first_name=c.first_name,
-        last_name=c.last_name,
-        role=c.role,
-        family_key=res.family_keys.get(c.person_id),
-        grade=c.grade,
-    )
+    pid = c.person_id
+    return Target(pid, res.emails[pid], c.first_name, c.last_name, c.role,
+                  res.family_keys.get(pid), c.grade, res.email_keys[pid])
 
 
 def diff(account: AccountRow, target: Target) -> tuple[FieldChange, ...]:
@@ -266,7 +258,7 @@ def diff(account: AccountRow, target: Target) -> tuple[FieldChange, ...]:
         return ()  # the common case of a re-sync, compared in one go
     out: list[FieldChange] = []
     for name in SYNCED_FIELDS:
-        before, after = getattr(account, name), target.value(name)
+        before, after = getattr(account, name), getattr(target, name)
         if before != after:
             out.append(FieldChange(name, before, after))
     if account.person_id != target.person_id:

@@ -2,7 +2,7 @@
 
 It is made from the very ``Selection`` the planner uses (``select`` runs once per read and
 criteria), keeps one ``Candidate`` per person (no copies), and re-decides only the people a key
-press touches with the engine's own rule (``selection.parent_reason``). The subset grid shows it,
+press touches with the engine's own rule (``selection.SubsetRules``). The subset grid shows it,
 the counters read it, its search filters it, and :meth:`ReviewModel.selection` hands the planner
 the selection as the admin has shaped it, so nothing is selected a second time on the way to a
 sync. Nothing here touches the store: the caller saves each :class:`Change` it is handed.
@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from core.roster import Roster
-from core.sync.selection import Candidate, Selection, parent_reason, select
-from core.sync.setup import RELATIONSHIP_GROUPS, SetupDoc
+from core.sync.selection import Candidate, Selection, SubsetRules, select
+from core.sync.setup import SetupDoc
 from core.sync.text import clean_text
 
 PRESET_LABELS: dict[str, str] = {
@@ -73,11 +73,6 @@ class Change:
     preset: str | None = None
 
 
-def _allowed(setup: SetupDoc) -> set[str]:
-    rel = setup.parents.relationships
-    return set(rel) if rel is not None else set(RELATIONSHIP_GROUPS)
-
-
 class ReviewModel:
     """The families of matching students with their parents, sorted by family name."""
 
@@ -85,6 +80,7 @@ class ReviewModel:
         sel = selection if selection is not None else select(roster, setup)
         self._selection = sel
         self._setup = setup
+        self._rules = SubsetRules.of(setup)
         self.kind = sel.kind
         people = sel.people
         self._cand: dict[int, Candidate] = {}
@@ -120,12 +116,26 @@ class ReviewModel:
             self._rows_of_family[fid].append(i)
             for pid in self._members[i]:
                 self._rows_of[pid].append(i)
+        # Without an override or an excluded family, the subset rule depends only on a parent's
+        # kind (relationship, listed first, custody), and a family's fate only on the kinds of
+        # its parents: a preset is decided once per kind and once per mix of kinds.
+        kinds: dict[tuple[str, str, bool, bool], int] = {}
+        self._kind_of = {
+            pid: kinds.setdefault(
+                (c.relationship, c.relationship_text, c.listed_first, c.custody), len(kinds))
+            for pid, c in self._cand.items()
+        }
+        self._kinds = list(kinds)
+        mixes: dict[frozenset[int], int] = {}
+        self._mix_of_row = [
+            mixes.setdefault(frozenset(self._kind_of[p] for p in m), len(mixes))
+            for m in self._members
+        ]
+        self._mixes = list(mixes)
         self._max_slots = max((len(m) for m in self._members), default=1)
         self._haystacks: list[str] | None = None
         self._view: Sequence[int] = range(len(self._fids))
         self._reason: dict[int, str] = {}
-        self._overridden: set[tuple[int, int]] = set()
-        self._family_out: set[int] = set()
         self._fam_ok: list[bool] = []
         self._included_count = 0
         self._importable_count = 0
@@ -133,57 +143,48 @@ class ReviewModel:
 
     # --- deciding ------------------------------------------------------------------------------
 
-    def _index_overrides(self) -> set[int]:
-        """Refresh the override index; returns the people an override or excluded family decides."""
-        special: set[int] = set()
-        self._overridden = set()
-        self._family_out = set()
-        for o in self._setup.parents.overrides:
-            if o.person_id is not None:
-                special.add(o.person_id)
-                self._overridden.add((o.family_id, o.person_id))
-            elif not o.include:
-                self._family_out.add(o.family_id)
-                for i in self._rows_of_family.get(o.family_id, ()):
-                    special.update(self._members[i])
+    def _use(self, setup: SetupDoc) -> None:
+        """The setup as the admin has shaped it now, and its subset rules indexed once."""
+        self._setup = setup
+        self._rules = SubsetRules.of(setup)
+
+    def _special(self) -> set[int]:
+        """The people an override or an excluded family decides (not their kind alone)."""
+        special = set(self._rules.by_person)
+        for fid in self._rules.families_out:
+            for i in self._rows_of_family.get(fid, ()):
+                special.update(self._members[i])
         return special
 
     def _recompute_all(self) -> None:
-        """Everyone again (a preset): the engine's rule, asked once per kind of parent.
-
-        Without an override or an excluded family, the rule depends only on relationship,
-        listed-first and custody, so people alike share one answer.
-        """
-        setup, allowed = self._setup, _allowed(self._setup)
-        special = self._index_overrides()
-        memo: dict[tuple[str, str, bool, bool], str] = {}
-        reason: dict[int, str] = {}
-        for pid, c in self._cand.items():
-            if pid in special:
-                reason[pid] = parent_reason(c, setup, allowed)
-                continue
-            key = (c.relationship, c.relationship_text, c.listed_first, c.custody)
-            found = memo.get(key)
-            if found is None:
-                found = memo[key] = parent_reason(c, setup, allowed)
-            reason[pid] = found
+        """Everyone again (a preset): the engine's rule, asked once per kind of parent and
+        once per person an override or an excluded family decides."""
+        rules = self._rules
+        special = self._special() & self._cand.keys()
+        by_kind = [rules.reason(0, (), *kind) for kind in self._kinds]
+        reason = {pid: by_kind[k] for pid, k in self._kind_of.items()}
+        for pid in special:
+            reason[pid] = rules.reason_for(self._cand[pid])
         self._reason = reason
         self._included_count = sum(1 for r in reason.values() if not r)
-        self._fam_ok = [self._row_ok(i) for i in range(len(self._fids))]
-        self._importable_count = sum(self._fam_ok)
+        mix_ok = [any(not by_kind[k] for k in mix) for mix in self._mixes]
+        fam_ok = [mix_ok[m] for m in self._mix_of_row]
+        for i in {i for pid in special for i in self._rows_of[pid]}:
+            fam_ok[i] = self._row_ok(i)
+        self._fam_ok = fam_ok
+        self._importable_count = sum(fam_ok)
 
     def _row_ok(self, i: int) -> bool:
-        if self._fids[i] in self._family_out:
+        if self._fids[i] in self._rules.families_out:
             return False
         return any(not self._reason[pid] for pid in self._members[i])
 
     def _recompute_people(self, people: set[int]) -> None:
-        self._index_overrides()
-        setup, allowed = self._setup, _allowed(self._setup)
+        rules = self._rules
         rows: set[int] = set()
         for pid in people:
             before = not self._reason[pid]
-            self._reason[pid] = parent_reason(self._cand[pid], setup, allowed)
+            self._reason[pid] = rules.reason_for(self._cand[pid])
             self._included_count += int(not self._reason[pid]) - int(before)
             rows.update(self._rows_of[pid])
         for i in rows:
@@ -248,11 +249,12 @@ class ReviewModel:
         i = self._view[index]
         pid = self._members[i][slot]
         reason = self._reason[pid]
-        overridden = any((fid, pid) in self._overridden for fid in self._cand[pid].family_ids)
+        families = self._cand[pid].family_ids
+        overridden = any(f in families for f, _ in self._rules.by_person.get(pid, ()))
         return SlotState(included=not reason, overridden=overridden, reason=reason)
 
     def family_excluded(self, index: int) -> bool:
-        return self._fids[self._view[index]] in self._family_out
+        return self._fids[self._view[index]] in self._rules.families_out
 
     def totals(self) -> Totals:
         everyone = len(self._cand)
@@ -276,24 +278,24 @@ class ReviewModel:
             if o.person_id == pid and o.family_id != fid:
                 setup = setup.with_override(o.family_id, pid, None)
         cleared = setup.with_override(fid, pid, None)
-        by_preset = not parent_reason(self._cand[pid], cleared, _allowed(cleared))
+        by_preset = not SubsetRules.of(cleared).reason_for(self._cand[pid])
         include: bool | None = None if by_preset == want else want
-        self._setup = cleared if include is None else cleared.with_override(fid, pid, include)
+        self._use(cleared if include is None else cleared.with_override(fid, pid, include))
         self._recompute_people({pid})
         return Change("slot", family_id=fid, person_id=pid, include=include)
 
     def toggle_family(self, index: int) -> Change:
         i = self._view[index]
         fid = self._fids[i]
-        include: bool | None = None if fid in self._family_out else False
-        self._setup = self._setup.with_override(fid, None, include)
+        include: bool | None = None if fid in self._rules.families_out else False
+        self._use(self._setup.with_override(fid, None, include))
         touched = {pid for r in self._rows_of_family.get(fid, ()) for pid in self._members[r]}
         self._recompute_people(touched)
         return Change("family", family_id=fid, include=include)
 
     def set_preset(self, preset: str) -> Change:
         parents = self._setup.parents.model_copy(update={"preset": preset})
-        self._setup = self._setup.model_copy(update={"parents": parents})
+        self._use(self._setup.model_copy(update={"parents": parents}))
         self._recompute_all()
         return Change("preset", preset=preset)
 
