@@ -54,6 +54,7 @@ from core.sync.apply import (
     StalePlan,
     SyncError,
     newest_run_id,
+    site_transaction,
     undo_latest,
 )
 from core.sync.apply import (
@@ -536,7 +537,7 @@ def apply_plan(
     require_not_paused(s)
     if plan.stop:
         raise UnreadableStop(plan)
-    with sync_lease(s), store.db.atomic():
+    with sync_lease(s), site_transaction(s):  # BEGIN IMMEDIATE: the run and its event
         run = _apply(s, plan, confirm_archive=confirm_archive, setup=_setup_text(s))
         events.record(store, s, "sync", run_words(run), run=run)
         return run
