@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/writeback.py
 	$(BIN)/python bench/grid.py
 	$(BIN)/python bench/decisions.py
+	$(BIN)/python bench/forget.py
 
 # Issue 13's figures at 5,000 and 20,000 families in under two minutes (the 50,000-family ones
 # are in `make bench`); every script runs, and the target exits 1 at the end if one missed.

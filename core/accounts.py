@@ -12,11 +12,13 @@ from typing import Any
 
 import peewee as pw
 
+from core import events
 from core.csvfile import csv_text
 from core.sync.apply import SyncError, enqueue_write_back, site_transaction
 from core.sync.journal import account_values, as_tuples, load_account_rows, snapshot
 from core.sync.setup import Decision, SetupDoc, dump_setup, email_key, parse_setup
 from core.sync.text import clean_text, email_is_valid
+from store import Store
 from store.models import Account, HourEntry, Site, SyncChange, SyncRun, SyncSetup, utcnow
 
 
@@ -44,6 +46,7 @@ class AccountView:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "email": self.email,
             "firstName": self.first_name,
             "lastName": self.last_name,
@@ -111,7 +114,7 @@ def find_account(site: Site, email: str) -> Account:
     return account
 
 
-def merge_accounts(site: Site, *, keep: str, absorb: str) -> SyncRun:
+def merge_accounts(store: Store, site: Site, *, keep: str, absorb: str) -> SyncRun:
     """Move the absorbed account's hours (and FACTS link) to the kept one; archive the absorbed.
 
     The absorbed account releases its email (kept for display) and its link. When the kept
@@ -187,6 +190,8 @@ def merge_accounts(site: Site, *, keep: str, absorb: str) -> SyncRun:
         run.counts = json.dumps({"merged": 1, "entries_moved": len(entries), "hours_moved": hours})
         run.finished_at = utcnow()
         run.save()
+        events.record(store, site, "merge", f"merge run {run.number}: {a.email} absorbed into "
+                      f"{k.email}, {len(entries)} hour entries moved", run=run)
     return run
 
 

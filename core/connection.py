@@ -96,6 +96,10 @@ def save_connection(
         conn.checked_at = None
         conn.last_error = None
         conn.save()
+        from core import events
+
+        events.record(store, site, "connect", f"FACTS keys saved: {conn.base_url}, school API "
+                      f"key {mask_key(api_key.strip())}, {plan} plan")
     return conn
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.sites import SiteError
 from core.threshold import ArchiveThreshold, parse_threshold
+from store import Store
 from store.models import Site, SiteOptions, utcnow
 
 DEFAULT_THRESHOLD = "20%"
@@ -84,19 +85,23 @@ def settings(site: Site, now: datetime | None = None) -> SiteSettings:
     )
 
 
-def _save(row: SiteOptions) -> None:
-    with Site._meta.database.atomic():
+def _save(store: Store, site: Site, row: SiteOptions, summary: str) -> None:
+    """Save the options and the event of the change (``summary`` in words) together."""
+    from core import events
+
+    with store.db.atomic():
         row.save()
+        events.record(store, site, "options", summary)
 
 
-def set_threshold(site: Site, text: str) -> ArchiveThreshold:
+def set_threshold(store: Store, site: Site, text: str) -> ArchiveThreshold:
     try:
         threshold = parse_threshold(text)
     except ValueError as err:
         raise SiteError(str(err)) from None
     row = _row(site)
     row.archive_threshold = threshold.text
-    _save(row)
+    _save(store, site, row, f"archive threshold {threshold.text}")
     return threshold
 
 
@@ -113,12 +118,12 @@ def check_schedule(expr: str) -> str:
     return expr
 
 
-def set_schedule(site: Site, expr: str | None) -> str | None:
+def set_schedule(store: Store, site: Site, expr: str | None) -> str | None:
     """Save the site's sync schedule (None or "" removes it)."""
     row = _row(site)
     row.schedule = check_schedule(expr) if expr else None
     row.schedule_set_at = utcnow() if row.schedule else None
-    _save(row)
+    _save(store, site, row, f"schedule {row.schedule}" if row.schedule else "schedule removed")
     return row.schedule
 
 
@@ -151,7 +156,7 @@ def parse_until(text: str) -> datetime:
     return local.astimezone(UTC).replace(tzinfo=None)
 
 
-def pause(site: Site, until: datetime | None, reason: str) -> Pause:
+def pause(store: Store, site: Site, until: datetime | None, reason: str) -> Pause:
     reason = " ".join(reason.split())
     if not reason:
         raise SiteError("a pause needs a reason (--reason), shown to everyone who runs a sync")
@@ -159,21 +164,23 @@ def pause(site: Site, until: datetime | None, reason: str) -> Pause:
         raise SiteError("the pause would already be over: give a date in the future")
     row = _row(site)
     row.paused_until, row.paused_reason = until, reason
-    _save(row)
-    return Pause(until, reason)
+    paused = Pause(until, reason)
+    _save(store, site, row, paused.words())
+    return paused
 
 
-def resume(site: Site) -> bool:
+def resume(store: Store, site: Site) -> bool:
     """End the pause; False when the site was not paused."""
     row = _row(site)
     was = settings(site).pause is not None
     row.paused_until, row.paused_reason = None, None
-    if row.id is not None or was:
-        _save(row)
+    if was:
+        _save(store, site, row, "resumed: the site syncs again")
     return was
 
 
-def set_alerts(site: Site, emails: list[str] | None, webhook: str | None) -> SiteSettings:
+def set_alerts(store: Store, site: Site, emails: list[str] | None,
+               webhook: str | None) -> SiteSettings:
     """Save the alert addresses (None leaves a setting as it is; [] or "" clears it)."""
     row = _row(site)
     if emails is not None:
@@ -186,5 +193,9 @@ def set_alerts(site: Site, emails: list[str] | None, webhook: str | None) -> Sit
         if hook and not hook.startswith(("http://", "https://")):
             raise SiteError(f"webhook {hook[:40]!r}: give an http:// or https:// URL")
         row.alert_webhook = hook or None
-    _save(row)
+    listed = ", ".join(json.loads(row.alert_emails)) or "none"
+    said = [] if emails is None else [f"alert emails {listed}"]
+    if webhook is not None:  # the URL itself may hold a token: never in the trail
+        said.append("alert webhook " + ("set" if row.alert_webhook else "removed"))
+    _save(store, site, row, "; ".join(said) or "alerts saved")
     return settings(site)

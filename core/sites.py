@@ -50,6 +50,9 @@ def add_site(store: Store, name: str, plan: str = "advanced") -> Site:
     try:
         with store.db.atomic():
             site: Site = Site.create(name=name, plan=plan)
+            from core import events
+
+            events.record(store, site, "site-add", f"site added ({plan} plan)")
     except pw.IntegrityError:
         raise SiteError(f"a site named {name!r} already exists") from None
     return site

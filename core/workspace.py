@@ -9,7 +9,6 @@ first use, so opening the wizard's Home does not wait for them.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import os
 import re
 from collections import defaultdict
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from core.actor import current_actor
 from core.sites import SiteError
 
 if TYPE_CHECKING:
@@ -240,13 +240,6 @@ class MergeOutcome:
     accounts: list[AccountView]
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "site admin"
-
-
 def _naive_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -275,7 +268,7 @@ class Workspace:
         return cls(
             open_store(path),
             subscription_key=os.environ.get("FACTSYNC_SUBSCRIPTION_KEY") or None,
-            approver=os.environ.get("FACTSYNC_APPROVER") or _user(),
+            approver=os.environ.get("FACTSYNC_APPROVER") or current_actor().name,
         )
 
     @property
@@ -488,7 +481,7 @@ class Workspace:
         errors: list[str] = []
         for keep, absorb in merges:
             try:
-                acc.merge_accounts(s, keep=keep, absorb=absorb)
+                acc.merge_accounts(self.store, s, keep=keep, absorb=absorb)
                 merged.append(f"merged {absorb} into {keep}")
             except (SyncError, SiteError) as err:
                 errors.append(f"{absorb} → {keep}: {err}")
@@ -581,7 +574,7 @@ class Workspace:
         from core.accounts import list_accounts, merge_accounts
 
         s = self._site(site)
-        run = merge_accounts(s, keep=keep, absorb=absorb)
+        run = merge_accounts(self.store, s, keep=keep, absorb=absorb)
         data = json.loads(run.counts or "{}")
         return MergeOutcome(int(data.get("entries_moved", 0)),
                             float(data.get("hours_moved", 0)), list_accounts(s))

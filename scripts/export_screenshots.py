@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -31,6 +32,9 @@ from store.models import Connection, SyncRun  # noqa: E402
 from tui.app import FactsyncApp  # noqa: E402
 from tui.flow import StepId  # noqa: E402
 from tui.services import Services  # noqa: E402
+
+os.environ["LOGNAME"] = "admin"  # who History says ran the runs (getpass reads LOGNAME first)
+os.environ.pop("FACTSYNC_SERVE_LOGIN", None)
 
 SIZE = (80, 24)
 NOW = datetime(2026, 11, 29, 9, 30)

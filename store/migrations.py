@@ -80,11 +80,26 @@ def _v4_unattended(db: pw.Database) -> None:
     add_missing_columns(db, SyncRun, "setup")
 
 
+def _v5_events(db: pw.Database) -> None:
+    """Issue 11: the events of who did what. Runs recorded before get an event without an actor
+    (shown as "unknown"), so the trail lists every run; a run that has an event keeps it."""
+    from store.models import Event, SyncRun
+
+    db.create_tables([Event], safe=True)
+    with_event = Event.select(Event.run).where(Event.run.is_null(False))
+    (Event.insert_from(
+        SyncRun.select(SyncRun.site, SyncRun.started_at, SyncRun.kind, SyncRun.id, pw.Value(""))
+        .where(SyncRun.id.not_in(with_event)),
+        [Event.site, Event.at, Event.action, Event.run, Event.summary])
+     .execute())
+
+
 MIGRATIONS: list[tuple[int, Callable[[pw.Database], None]]] = [
     (1, _v1_initial),
     (2, _v2_run_numbers),
     (3, _v3_facts_witness),
     (4, _v4_unattended),
+    (5, _v5_events),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

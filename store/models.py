@@ -71,7 +71,7 @@ class Account(BaseModel):
     first_name = pw.CharField(default="")
     last_name = pw.CharField(default="")
     role = pw.CharField(default="")  # student | parent | "" for manual accounts
-    status = pw.CharField(default="active")  # active | archived
+    status = pw.CharField(default="active")  # active | archived | forgotten (factsync forget)
     archived_reason = pw.TextField(null=True)
     origin = pw.CharField(default="manual")  # manual | sis
     person_id = pw.IntegerField(null=True)  # FACTS personId link
@@ -241,6 +241,28 @@ class Heartbeat(BaseModel):
     beat_at = pw.DateTimeField(default=utcnow)
 
 
+class Event(BaseModel):
+    """Who did what to a site, and when: the audit trail of the journal (design.md §3).
+
+    ``actor`` is the OS user or the ``factsync serve`` login (None: recorded before actors
+    were, shown as "unknown"); ``via`` says which (``os`` | ``serve``). A run's event points at
+    it (``run``), so the run's actor is read from here.
+    """
+
+    site = pw.ForeignKeyField(Site, backref="events", null=True, on_delete="CASCADE")
+    at = pw.DateTimeField(default=utcnow)
+    actor = pw.CharField(null=True)
+    via = pw.CharField(null=True)  # os | serve
+    host = pw.CharField(null=True)
+    action = pw.CharField()  # sync | merge | undo | decision | setup | ... | forget
+    summary = pw.TextField(default="")
+    run = pw.ForeignKeyField(SyncRun, backref="events", null=True, on_delete="CASCADE")
+    account_id = pw.IntegerField(null=True)  # the account an event is about (forget)
+
+    class Meta:
+        indexes = ((("site", "at"), False),)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion,
     Site,
@@ -258,4 +280,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     JobState,
     Lease,
     Heartbeat,
+    Event,
 ]

@@ -227,6 +227,19 @@ async def wait_for_text(pilot: Pilot[Any], needle: str, timeout: float = 20.0) -
 
 # --- fixtures ------------------------------------------------------------------------------------
 
+TEST_USER = "tester"
+"""The OS user every test acts as (``getpass`` reads LOGNAME first): events and screens that
+show the actor do not depend on who runs the suite."""
+
+
+@pytest.fixture(autouse=True)
+def _os_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.actor import SERVE_LOGIN_ENV
+
+    monkeypatch.setenv("LOGNAME", TEST_USER)
+    monkeypatch.delenv(SERVE_LOGIN_ENV, raising=False)
+
+
 
 @pytest.fixture
 def sandbox() -> httpx.AsyncBaseTransport:

@@ -43,7 +43,7 @@ def test_manual_accounts_need_a_valid_unique_email(env: Env) -> None:
         acc.add_account(env.site, email="pat@", first_name="P", last_name="D")
     (view,) = acc.list_accounts(env.site)
     assert view.to_json() == {
-        "email": "Pat@Home.org", "firstName": "Pat", "lastName": "Doe", "status": "active",
+        "id": view.id, "email": "Pat@Home.org", "firstName": "Pat", "lastName": "Doe", "status": "active",
         "origin": "manual", "personId": None, "familyKey": None, "hours": 0.0, "invited": False,
     }
 
@@ -57,7 +57,7 @@ async def test_merge_moves_hours_and_link_survives_resync_and_undo(env: Env) -> 
     assert "similar" in dup.reason
     synced = accounts_by_email(env.site)["jon@school.org"]
     add_hours(synced.id, 2.5)
-    run = acc.merge_accounts(env.site, keep="john.smith@gmail.com", absorb="jon@school.org")
+    run = acc.merge_accounts(env.store, env.site, keep="john.smith@gmail.com", absorb="jon@school.org")
     kept = Account.get_by_id(manual.id)
     gone = Account.get_by_id(synced.id)
     assert (kept.person_id, kept.origin, kept.family_key) == (1, "sis", "10")
@@ -90,12 +90,12 @@ async def test_merging_two_facts_people_skips_the_absorbed_one_later(env: Env) -
     assert result.run is None
     plan = await env.plan()
     assert not plan.duplicates  # only new accounts are compared
-    acc.merge_accounts(env.site, keep="kay@school.org", absorb="kay.wu@home.org")
+    acc.merge_accounts(env.store, env.site, keep="kay@school.org", absorb="kay.wu@home.org")
     again = await env.sync()
     assert again.run is None
     assert [it.person_id for it in again.plan.of("skip")] == [4]
     with pytest.raises(acc.AccountError, match="same account"):
-        acc.merge_accounts(env.site, keep="kay@school.org", absorb="KAY@school.org")
+        acc.merge_accounts(env.store, env.site, keep="kay@school.org", absorb="KAY@school.org")
 
 
 async def test_same_name_in_one_family_is_offered_as_a_duplicate(env: Env) -> None:
@@ -115,6 +115,6 @@ async def test_linking_enqueues_approved_hours_for_write_back(env: Env) -> None:
     result = await env.sync()
     assert result.plan.counts()["linked"] == 1
     assert [o.entry_id for o in Outbox.select()] == [approved]  # in the sync's transaction
-    acc.merge_accounts(env.site, keep="kay.w@gmail.com", absorb="kay@school.org")
+    acc.merge_accounts(env.store, env.site, keep="kay.w@gmail.com", absorb="kay@school.org")
     assert sorted(o.entry_id for o in Outbox.select()) == [approved, moved]
     assert {o.resource for o in Outbox.select()} == {"parents"}

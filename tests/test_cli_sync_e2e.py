@@ -78,8 +78,8 @@ def test_cli_end_to_end_against_the_loopback_sandbox(server: str, tmp_path: Path
 
     accounts = cli.json("accounts", "pta")
     assert len(accounts) == first["counts"]["added"]
-    assert set(accounts[0]) == {"email", "firstName", "lastName", "status", "origin", "personId",
-                                "familyKey", "hours", "invited"}
+    assert set(accounts[0]) == {"id", "email", "firstName", "lastName", "status", "origin",
+                                "personId", "familyKey", "hours", "invited"}
     assert {a["origin"] for a in accounts} == {"sis"} and {a["status"] for a in accounts} == {"active"}
 
     # a saved decision resolves its conflict on the next sync; the others still wait

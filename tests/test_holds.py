@@ -108,7 +108,7 @@ async def test_an_approval_the_roster_no_longer_supports_is_refused(env: Env) ->
 
 async def test_the_threshold_is_per_site(env: Env) -> None:
     await env.sync()
-    site_settings.set_threshold(env.site, "5")  # up to five archives need no confirmation
+    site_settings.set_threshold(env.store, env.site, "5")  # up to five archives need no confirmation
     service.save_setup(env.store, env.site, grades=["08"])
     result = await env.sync()
     assert result.hold is None and statuses(env) == {"active": 1, "archived": 5}
@@ -119,12 +119,12 @@ async def test_a_paused_site_neither_syncs_nor_approves(env: Env) -> None:
     service.save_setup(env.store, env.site, grades=["08"])
     held = await env.sync()
     assert held.hold is not None
-    site_settings.pause(env.site, site_settings.parse_until("2999-01-01"), "year-end rollover")
+    site_settings.pause(env.store, env.site, site_settings.parse_until("2999-01-01"), "year-end rollover")
     with pytest.raises(service.SitePaused, match="year-end rollover"):
         await env.sync()
     with pytest.raises(service.SitePaused):
         await approve(env, held.hold.id)
     assert statuses(env) == {"active": 6}
-    assert site_settings.resume(env.site)
+    assert site_settings.resume(env.store, env.site)
     await approve(env, held.hold.id)
     assert statuses(env) == {"active": 1, "archived": 5}

@@ -76,7 +76,7 @@ def test_new_sites_start_off_and_sites_from_before_keep_syncing(tmp_path: Path) 
 
 async def test_worker_sends_nothing_while_hour_syncing_is_off(tmp_path: Path) -> None:
     env = make_env(tmp_path, accounts=2)
-    set_hour_sync(env.site, False)
+    set_hour_sync(env.store, env.site, False)
     approved_entries(env, 3)  # approvals still queue
     sb = make_sandbox()
     async with make_client(sb.transport()) as client:
@@ -87,7 +87,7 @@ async def test_worker_sends_nothing_while_hour_syncing_is_off(tmp_path: Path) ->
 
 async def test_preview_counts_to_send_in_facts_and_conflicts(tmp_path: Path) -> None:
     env = make_env(tmp_path, accounts=3)
-    set_hour_sync(env.site, False)
+    set_hour_sync(env.store, env.site, False)
     pids = person_ids()[:3]
     sb = make_sandbox()
     await post_by_hand(sb, [(pids[0], day(0), 2.0, "Book fair"), (pids[1], day(1), 5.0, "Gala")])
@@ -99,7 +99,7 @@ async def test_preview_counts_to_send_in_facts_and_conflicts(tmp_path: Path) -> 
     assert (preview.to_send, preview.forecast.in_facts, len(preview.forecast.conflicts)) == (2, 1, 1)
     assert preview.forecast.conflicts[0].facts_hours == 5.0
     assert sb.count("POST") == 0 and sb.count("GET") == 1  # one read for three people
-    set_hour_sync(env.site, True)
+    set_hour_sync(env.store, env.site, True)
     async with make_client(sb.transport()) as client:
         report = await worker(env, client).drain()
     assert (report.adopted, report.created) == (1, 2)  # what the preview said
@@ -108,7 +108,7 @@ async def test_preview_counts_to_send_in_facts_and_conflicts(tmp_path: Path) -> 
 
 def test_cli_syncing_on_shows_the_preview_and_needs_yes_headless(tmp_path: Path) -> None:
     store, site = setup_site(tmp_path)
-    set_hour_sync(site, False)
+    set_hour_sync(store, site, False)
     add(site, 0)
     add(site, 1)
     code, out = invoke("hours", "syncing", "Lincoln", "on", db=store.path)

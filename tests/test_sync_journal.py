@@ -65,7 +65,7 @@ def test_undo_reverts_every_kind_of_change_run_by_run(tmp_path: Path) -> None:
         acc.mark_invited(site, new)  # invitations sent between runs stay through their undo
         run(lambda: sync(store, site, school(ann_last="Lee-Smith", flo_status="Withdrawn")))
         run(lambda: sync(store, site, school(ann_last="Lee-Smith")))  # Dee comes back
-        run(lambda: acc.merge_accounts(site, keep="gus@ray.org", absorb="gus.work@ray.org").id)
+        run(lambda: acc.merge_accounts(store, site, keep="gus@ray.org", absorb="gus.work@ray.org").id)
 
         actions = {c.action for c in SyncChange.select()}
         assert {"add", "link", "update", "archive", "restore", "merge", "move-hours"} <= actions

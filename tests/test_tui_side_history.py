@@ -44,7 +44,7 @@ def populate(tmp_path: Path) -> Env:
                       before=snapshot(before), after=snapshot(account_values(kept)))
     hours(env, "ann@home.example", 2.0, "Book fair", approved=True)
     hours(env, "ann@home.example", 1.0, "Bake sale")
-    merge_accounts(env.site, keep="ann.lee@example.org", absorb="ann@home.example")
+    merge_accounts(env.store, env.site, keep="ann.lee@example.org", absorb="ann@home.example")
     fix_run_times()
     return env
 
@@ -72,13 +72,14 @@ async def test_changes_of_highlighted_run_and_undo_twice(tmp_path: Path) -> None
         assert runs.row_count == 2
         text = screen_text(app)
         assert "u undoes run 2 (merge)" in text
-        assert "Changes of run 2: 3" in text
+        assert "Changes of run 2 (merge, by tester): 3" in text  # tests act as OS user tester
+        assert "unknown" in text  # run 1 was recorded without an actor
         assert "absorbed ann@home.e" in text
         assert "2 hour entries moved" in text
         await pilot.press("down")
         await settle(pilot)
         text = screen_text(app)
-        assert "Changes of run 1: 2" in text
+        assert "Changes of run 1 (sync, by unknown): 2" in text
         assert "last_name: Lee-Old → Lee" in text
         assert "new account: new.parent@example.org" in text
         # undo the merge: confirm, the hours go back

@@ -97,7 +97,7 @@ async def test_a_first_begin_sync_opens_the_preview(tmp_path: Path) -> None:
 async def test_a_paused_site_says_so_and_does_not_sync(tmp_path: Path) -> None:
     store = await synced(tmp_path)
     site = get_site(store, SITE)
-    site_settings.pause(site, site_settings.parse_until("2999-01-01"), "year-end rollover")
+    site_settings.pause(store, site, site_settings.parse_until("2999-01-01"), "year-end rollover")
     app = make_app(store, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -316,7 +316,7 @@ async def test_case6_sync_undo_and_merge_under_another_writer_say_try_again(
         with pytest.raises(SiteBusy, match=message):
             service.undo(senv.store, senv.site)
         with pytest.raises(SiteBusy, match=message):
-            acc.merge_accounts(senv.site, keep="ann@lee.org", absorb="bob@lee.org")
+            acc.merge_accounts(senv.store, senv.site, keep="ann@lee.org", absorb="bob@lee.org")
         plan = await senv.plan()
         with pytest.raises(SiteBusy, match=message):
             service.apply_plan(senv.store, senv.site, plan)

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events
 from textual.app import App
@@ -23,6 +23,9 @@ from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
 from core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from core.login.gate import LoginGate
 from tui import flow
 from tui.dialogs import HelpDialog
 from tui.flow import Needs, StepId
@@ -224,19 +227,87 @@ FOCUS_ON_LOAD = """<script>
 """
 
 
-def serve(command: str, *, host: str, port: int) -> None:
-    """Offer ``command`` (the wizard) in a browser with textual-serve, focused on load."""
+def serve(command: str, *, host: str, port: int, gate: LoginGate | None = None) -> None:
+    """Offer ``command`` (the wizard) in a browser with textual-serve, focused on load.
+
+    With a ``gate`` (``core.login.gate``) every route needs a login, and each session's wizard
+    runs with that login as its actor (``core.actor.SERVE_LOGIN_ENV`` in the environment of the
+    session's own process)."""
+    import asyncio
+    import logging
+
     from aiohttp import web
+    from textual_serve.app_service import AppService
     from textual_serve.server import Server
 
-    class FocusedServer(Server):
+    from core.actor import SERVE_LOGIN_ENV
+    from core.login.gate import LOGIN_KEY
+    from core.login.passwords import SHARED_PASSWORD_ENV
+
+    class SessionAppService(AppService):
+        """One session's wizard process: its login in the environment, no shared password."""
+
+        login: str | None = None
+
+        def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+            env = super()._build_environment(width=width, height=height)
+            env.pop(SHARED_PASSWORD_ENV, None)
+            env.pop(SERVE_LOGIN_ENV, None)
+            if self.login:
+                env[SERVE_LOGIN_ENV] = self.login
+            return env
+
+    class FactsyncServer(Server):
+        async def _make_app(self) -> web.Application:
+            app = await super()._make_app()
+            if gate is not None:
+                gate.install(app)
+            return app
+
         async def handle_index(self, request: web.Request) -> Any:
+            # the page's websocket URL names the host the browser used (a LAN name or address,
+            # not the 0.0.0.0 listened on), so the session cookie goes with it
+            self.public_url = f"{request.scheme}://{request.host}"
             response = await super().handle_index(request)
             if isinstance(response, web.Response) and response.text:
                 response.text = response.text.replace("</body>", FOCUS_ON_LOAD + "</body>")
             return response
 
-    FocusedServer(command, host=host, port=port, title="factsync").serve()
+        async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+            """textual-serve's own handler (1.1), with the session's login for its process."""
+            websocket = web.WebSocketResponse(heartbeat=15)
+            width = _int(request.query.get("width"), 80)
+            height = _int(request.query.get("height"), 24)
+            service: SessionAppService | None = None
+            try:
+                await websocket.prepare(request)
+                service = SessionAppService(
+                    self.command, write_bytes=websocket.send_bytes,
+                    write_str=websocket.send_str, close=websocket.close,  # type: ignore[arg-type]
+                    download_manager=self.download_manager, debug=self.debug)
+                service.login = request.get(LOGIN_KEY)
+                await service.start(width, height)
+                try:
+                    await self._process_messages(websocket, service)
+                finally:
+                    await service.stop()
+            except asyncio.CancelledError:
+                await websocket.close()
+            except Exception as error:  # noqa: BLE001 - as textual-serve: log, close the socket
+                logging.getLogger("textual-serve").exception(error)
+            finally:
+                if service is not None:
+                    await service.stop()
+            return websocket
+
+    FactsyncServer(command, host=host, port=port, title="factsync").serve()
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return default
 
 
 def make_app(store_path: str | Path | None, *, walkthrough: bool = False) -> FactsyncApp:

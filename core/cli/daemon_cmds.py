@@ -74,7 +74,7 @@ def register(cli: click.Group) -> None:
         with opened_store(db) as store:
             s = get_site(store, site)
             if emails or no_email or webhook is not None:
-                site_settings.set_alerts(s, [] if no_email else (list(emails) or None), webhook)
+                site_settings.set_alerts(store, s, [] if no_email else (list(emails) or None), webhook)
             cfg = site_settings.settings(s)
             where = alerts.channels(store, s)
             if as_json:

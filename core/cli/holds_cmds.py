@@ -23,9 +23,9 @@ from core.sites import get_site
 
 
 def _who() -> str:
-    from store.leases import whoami
+    from core.actor import current_actor
 
-    return whoami()
+    return current_actor().words()
 
 
 class HoldsGroup(click.Group):
@@ -125,7 +125,7 @@ def register(cli: click.Group) -> None:
 
         with opened_store(db) as store:
             s = get_site(store, site)
-            p = site_settings.pause(s, site_settings.parse_until(until) if until else None,
+            p = site_settings.pause(store, s, site_settings.parse_until(until) if until else None,
                                     reason)
             if as_json:
                 print_json({"site": site, "paused": p.to_json()})
@@ -141,7 +141,7 @@ def register(cli: click.Group) -> None:
         from core import site_settings
 
         with opened_store(db) as store:
-            was = site_settings.resume(get_site(store, site))
+            was = site_settings.resume(store, get_site(store, site))
             if as_json:
                 print_json({"site": site, "resumed": was})
                 return

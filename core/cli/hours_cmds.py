@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import signal
 import sys
 import time
@@ -54,10 +53,9 @@ def _store(db: str | None) -> Iterator[Store]:
 
 
 def _default_approver() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "site admin"
+    from core.actor import current_actor
+
+    return current_actor().name
 
 
 def approver_option(func: Any) -> Any:
@@ -67,7 +65,7 @@ def approver_option(func: Any) -> Any:
         envvar="FACTSYNC_APPROVER",
         default=None,
         help="Who approves (sent to FACTS as verifiedBy); default $FACTSYNC_APPROVER, else the "
-        "user name.",
+        "user name (or the 'factsync serve' login).",
     )(func)
 
 
@@ -371,7 +369,7 @@ def register(cli: click.Group) -> None:
         with _store(db) as store:
             s = get_site(store, site)
             if state == "off":
-                changed = set_hour_sync(s, False)
+                changed = set_hour_sync(store, s, False)
                 if as_json:
                     print_json({"site": s.name, "hourSync": "off", "changed": changed})
                 else:
@@ -389,7 +387,7 @@ def register(cli: click.Group) -> None:
                 if as_json and not yes:
                     print_json({**preview.to_json(), "changed": False})
                 confirm("Turn hour syncing on?", yes)
-            changed = set_hour_sync(s, True)
+            changed = set_hour_sync(store, s, True)
             if as_json:
                 print_json({**preview.to_json(), "hourSync": "on", "changed": changed})
             else:

@@ -57,6 +57,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "core.cli.sync_cmds",
         "Runs of the site (newest first), or the changes of one run.",
     ),
+    "forget": (
+        "core.cli.forget_cmd",
+        "Remove one person's email and names from a site; their hours stay, anonymous.",
+    ),
     "hours": (
         "core.cli.hours_cmds",
         "Volunteer hours: 'factsync hours SITE' lists them; subcommands change them.",

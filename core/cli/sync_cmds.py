@@ -31,6 +31,8 @@ from core.sync.bulk import BULK_KEYS, bulk_decisions
 from core.sync.criteria import criteria_options, enrolled_count
 from core.sync.setup import PRESETS, RELATIONSHIP_GROUPS, Decision
 from core.workspace import Workspace
+from store import Store
+from store.models import Site
 
 _store = opened_store
 """Open the store for one command; refusals reach the group's one error contract."""
@@ -191,9 +193,9 @@ def register(cli: click.Group) -> None:
         with _store(db) as store:
             s = get_site(store, site)
             if threshold is not None:
-                site_settings.set_threshold(s, threshold)
+                site_settings.set_threshold(store, s, threshold)
             if schedule is not None:
-                site_settings.set_schedule(s, schedule)
+                site_settings.set_schedule(store, s, schedule)
             changes_criteria = any((kind, schools, grades, statuses, preset, relationships,
                                     all_schools, all_grades))
             if not changes_criteria and (threshold is not None or schedule is not None):
@@ -545,7 +547,7 @@ def register(cli: click.Group) -> None:
             acc.find_account(s, absorb)
             confirm(f"Merge {absorb} into {keep} (its hours move to {keep}; {absorb} is "
                     "archived)?", yes)
-            run = acc.merge_accounts(s, keep=keep, absorb=absorb)
+            run = acc.merge_accounts(store, s, keep=keep, absorb=absorb)
             click.echo(f"merged {absorb} into {keep} (run {run.number}; "
                        f"'factsync undo {site}' reverts)")
 
@@ -555,12 +557,23 @@ def register(cli: click.Group) -> None:
     @click.argument("site")
     @click.option("--run", "run_id", type=ROW_ID, default=None,
                   help="Show the changes of the site's run N (runs are numbered per site).")
+    @click.option("--events", "show_events", is_flag=True,
+                  help="Who did what and when: runs, decisions, setup changes, groupings, "
+                       "merges, undos, holds, the hour-syncing switch, forgets.")
+    @click.option("--limit", type=click.IntRange(1), default=200, show_default=True,
+                  help="With --events: how many of the newest to show.")
     @db_option
     @json_option
-    def history(site: str, run_id: int | None, db: str | None, as_json: bool) -> None:
+    def history(site: str, run_id: int | None, show_events: bool, limit: int, db: str | None,
+                as_json: bool) -> None:
         """Runs of the site (newest first), or the changes of one run."""
         with _store(db) as store:
             s = get_site(store, site)
+            if show_events:
+                if run_id is not None:
+                    raise click.UsageError("use one of --run and --events")
+                _print_events(store, s, limit, as_json)
+                return
             runs = service.history(store, s)
             if run_id is not None:
                 found = service.run_id_of(store, s, run_id)
@@ -582,7 +595,21 @@ def register(cli: click.Group) -> None:
                 state = " (undone)" if r.undone_at else ""
                 counts = ", ".join(f"{k} {v}" for k, v in r.counts.items() if isinstance(v, int) and v)
                 click.echo(f"run {r.number}  {r.kind}{state}  {r.started_at:%Y-%m-%d %H:%M}  "
-                           f"{r.changes} changes  {counts}")
+                           f"by {r.by}  {r.changes} changes  {counts}")
+
+    def _print_events(store: Store, s: Site, limit: int, as_json: bool) -> None:
+        from core.events import site_events
+        from core.sync.text import clean_text
+
+        found = site_events(store, s, limit=limit)
+        if as_json:
+            print_json([e.to_json() for e in found])
+            return
+        if not found:
+            click.echo(f"site {s.name!r} has no events yet")
+        for e in found:
+            click.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {clean_text(e.who):24} {e.action:12} "
+                       f"{clean_text(e.summary, 500)}")
 
     @cli.command("undo")
     @click.argument("site")

@@ -314,11 +314,15 @@ def undo_latest(site: Site) -> SyncRun:
             site=site, kind="undo", counts=json.dumps({"undid": run.number, "changes": len(changes)})
         )
         journal: list[dict[str, Any]] = []
+        touched = {fk(ch, "account") for ch in changes} - {None}
+        forgotten = {a.id for a in Account.select(Account.id).where(
+            Account.id.in_(sorted(touched)) & (Account.status == "forgotten"))}
         # emails and links may move between the run's accounts: free them, then put back
         restoring = [
             fk(ch, "account")
             for ch in changes
-            if ch.action not in ("add", "move-hours", "setup") and fk(ch, "account") is not None
+            if ch.action not in ("add", "move-hours", "setup")
+            and fk(ch, "account") is not None and fk(ch, "account") not in forgotten
         ]
         prior = {
             a.id: snapshot(account_values(a))
@@ -329,6 +333,12 @@ def undo_latest(site: Site) -> SyncRun:
                 Account.id.in_(list(part))
             ).execute()
         for ch in changes:
+            if fk(ch, "account") in forgotten and ch.action != "move-hours":
+                journal.append({"run": undo.id, "account": fk(ch, "account"), "action": "revert",
+                                "reason": f"undo of run {run.number}: {ch.action} left as it "
+                                          "is (the account was forgotten)",
+                                "before": None, "after": None})
+                continue
             journal.append(_revert(undo, run, ch, prior))
         for part in chunks(journal):
             SyncChange.insert_many(list(part)).execute()

@@ -53,6 +53,9 @@ COUNT_KEYS: dict[str, Action] = {
 HELD = "held: FACTS record unreadable in this run"
 """Why an account is kept as it is: its FACTS record could not be read, so it proves nothing."""
 
+FORGOTTEN_SKIP = "forgotten at a data-deletion request (factsync forget): not synced again"
+"""Why a person FACTS still returns is skipped: their account here was forgotten."""
+
 SYNCED_FIELDS = ("email", "email_key", "first_name", "last_name", "role", "family_key", "grade")
 _synced = attrgetter(*SYNCED_FIELDS, "person_id")
 
@@ -306,6 +309,11 @@ def plan_from(
         considered.add(pid)
         acct = by_person.get(pid)
         family_key = res.family_keys.get(pid, c.family_key)
+        if acct is not None and acct.status == "forgotten":
+            items.append(PlanItem("skip", account_id=acct.id, email=c.email,
+                                  reason=FORGOTTEN_SKIP, before=acct, person_id=pid, name=c.name,
+                                  family_key=family_key))
+            continue
         if acct is not None and pid in held:
             items.append(keep(acct))
             continue

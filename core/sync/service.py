@@ -43,6 +43,8 @@ from typing import Any
 
 import httpx
 
+from core import events
+from core.actor import describe
 from core.gc_pause import long_lived
 from core.roster import Roster
 from core.sites import SiteError, get_site, require_advanced
@@ -52,6 +54,7 @@ from core.sync.apply import (
     StalePlan,
     SyncError,
     newest_run_id,
+    site_transaction,
     undo_latest,
 )
 from core.sync.apply import (
@@ -77,6 +80,7 @@ from core.sync.setup import (
     dump_setup,
     email_key,
     parse_setup,
+    setup_changes,
 )
 from store import Store
 from store.models import Site, SyncChange, SyncRun, SyncSetup, utcnow
@@ -144,17 +148,22 @@ def require_setup(store: Store, site: Site | str) -> SetupDoc:
     return doc
 
 
-def _store_setup(site: Site, doc: SetupDoc) -> SetupDoc:
-    db = Site._meta.database
-    with db.atomic():
+def _store_setup(store: Store, site: Site, doc: SetupDoc, action: str, summary: str) -> SetupDoc:
+    """Save the setup document and the event of the change (``action``, ``summary`` in words),
+    together; a document saved unchanged records no event."""
+    with store.db.atomic():
         row: SyncSetup | None = SyncSetup.get_or_none(SyncSetup.site == site)
+        text = dump_setup(doc)
         if row is None:
-            SyncSetup.create(site=site, document=dump_setup(doc), version=1)
-        else:
-            row.document = dump_setup(doc)
+            SyncSetup.create(site=site, document=text, version=1)
+        elif row.document != text:
+            row.document = text
             row.version += 1
             row.updated_at = utcnow()
             row.save()
+        else:
+            return doc
+        events.record(store, site, action, summary)
     return doc
 
 
@@ -204,7 +213,9 @@ def save_setup(
         }
     )
     doc = base.model_copy(update={"kind": kind, "criteria": criteria, "parents": parents})
-    return _store_setup(s, SetupDoc.model_validate(doc.model_dump()))
+    new = SetupDoc.model_validate(doc.model_dump())
+    return _store_setup(store, s, new, "setup",
+                        "setup: " + ("; ".join(setup_changes(current, new)) or "saved"))
 
 
 def decide(
@@ -244,7 +255,8 @@ def decide(
         decision = Decision(action="accept", person_id=person_id, family_id=family_id)
     else:
         raise SiteError("a decision needs a person to give the email to, a skip or the second email")
-    _store_setup(s, doc.with_decisions([decision], decision_label(decision)))
+    label = decision_label(decision)
+    _store_setup(store, s, doc.with_decisions([decision], label), "decision", label)
     return decision
 
 
@@ -284,8 +296,9 @@ def clear_decision(
     kept = tuple(d for d in doc.decisions if d not in gone)
     undo = DecisionUndo(label="cleared " + ", ".join(decision_label(d) for d in gone),
                         targets=tuple(dict.fromkeys(d.target for d in gone)), previous=tuple(gone))
-    _store_setup(s, doc.model_copy(update={
-        "decisions": kept, "decision_undo": (*doc.decision_undo, undo)[-20:]}))
+    _store_setup(store, s, doc.model_copy(update={
+        "decisions": kept, "decision_undo": (*doc.decision_undo, undo)[-20:]}), "decision",
+        undo.label)
     return gone
 
 
@@ -303,7 +316,8 @@ def decide_choice(store: Store, site: Site | str, choice: ConflictChoice) -> Dec
     s = _site(store, site)
     doc = require_setup(store, s)
     decision = choice.decision()
-    _store_setup(s, doc.with_decisions([decision], decision_label(decision)))
+    label = decision_label(decision)
+    _store_setup(store, s, doc.with_decisions([decision], label), "decision", label)
     return decision
 
 
@@ -312,7 +326,8 @@ def decide_bulk(store: Store, site: Site | str, bulk: BulkDecision) -> int:
     s = _site(store, site)
     doc = require_setup(store, s)
     if bulk.decisions:
-        _store_setup(s, doc.with_decisions(list(bulk.decisions), bulk.summary()))
+        _store_setup(store, s, doc.with_decisions(list(bulk.decisions), bulk.summary()),
+                     "decision", bulk.summary())
     return bulk.count
 
 
@@ -321,7 +336,7 @@ def undo_decision(store: Store, site: Site | str) -> str | None:
     s = _site(store, site)
     doc, label = require_setup(store, s).undo_decisions()
     if label is not None:
-        _store_setup(s, doc)
+        _store_setup(store, s, doc, "decision", f"took back: {label}")
     return label
 
 
@@ -329,9 +344,12 @@ def group_families(store: Store, site: Site | str, family_ids: list[int]) -> Set
     s = _site(store, site)
     doc = require_setup(store, s)
     try:
-        return _store_setup(s, doc.with_group(family_ids))
+        grouped = doc.with_group(family_ids)
     except ValueError as err:
         raise SiteError(str(err)) from None
+    group = next((g for g in grouped.family_groups if set(family_ids) <= set(g)), ())
+    return _store_setup(store, s, grouped, "family-group",
+                        "families " + ", ".join(map(str, group)) + " grouped as one household")
 
 
 def set_override(
@@ -344,7 +362,10 @@ def set_override(
     """Include/exclude one parent of a family (person None: the whole family); None clears."""
     s = _site(store, site)
     doc = require_setup(store, s)
-    return _store_setup(s, doc.with_override(family_id, person_id, include))
+    who = f"family {family_id}" + (f", parent {person_id}" if person_id is not None else "")
+    what = {True: "included", False: "excluded", None: "back to the preset"}[include]
+    return _store_setup(store, s, doc.with_override(family_id, person_id, include), "setup",
+                        f"{who}: {what}")
 
 
 # --- fetch, review, plan, apply -----------------------------------------------------------
@@ -491,6 +512,21 @@ def _setup_text(site: Site) -> str | None:
     return row.document if row is not None else None
 
 
+def run_words(run: SyncRun) -> str:
+    """A run in words for its event: ``sync run 3: added 2, archived 1``."""
+    counts = json.loads(run.counts or "{}")
+    if run.kind == "undo":
+        return f"undo run {run.number}: reverted run {counts.get('undid')}"
+    done = ", ".join(f"{k} {v}" for k, v in counts.items()
+                     if isinstance(v, int) and not isinstance(v, bool) and v
+                     and k in RUN_COUNT_KEYS)
+    return f"{run.kind} run {run.number}: {done or 'no account changes'}"
+
+
+RUN_COUNT_KEYS = ("added", "linked", "updated", "archived", "restored", "skipped", "conflicts",
+                  "entries_moved")
+
+
 @long_lived()
 def apply_plan(
     store: Store, site: Site | str, plan: SyncPlan, confirm_archive: bool = False
@@ -501,8 +537,10 @@ def apply_plan(
     require_not_paused(s)
     if plan.stop:
         raise UnreadableStop(plan)
-    with sync_lease(s):
-        return _apply(s, plan, confirm_archive=confirm_archive, setup=_setup_text(s))
+    with sync_lease(s), site_transaction(s):  # BEGIN IMMEDIATE: the run and its event
+        run = _apply(s, plan, confirm_archive=confirm_archive, setup=_setup_text(s))
+        events.record(store, s, "sync", run_words(run), run=run)
+        return run
 
 
 @dataclass(frozen=True)
@@ -656,6 +694,7 @@ def apply_with_holds(store: Store, site: Site | str, plan: SyncPlan, *,
     with sync_lease(s), store.db.atomic():
         if applied.writes or plan.conflicts_changed:  # an unchanged school changes zero rows
             run = _apply(s, applied, confirm_archive=confirm_archive, setup=_setup_text(s))
+            events.record(store, s, "sync", run_words(run), run=run)
         if split.held:
             hold, new = record_hold(s, split.held, split.reason or "")
         else:
@@ -707,6 +746,9 @@ async def approve_hold(
             run = _apply(s, archive_only(plan, items), confirm_archive=True,
                          extra_counts={"hold": hold_id}, setup=_setup_text(s))
             resolve(s, hold_id, "approved", by, run.number)
+            events.record(store, s, "hold-approve",
+                          f"approved hold {hold_id}: run {run.number} archived {len(items)}",
+                          run=run)
     return run
 
 
@@ -715,8 +757,11 @@ def reject_hold(store: Store, site: Site | str, hold_id: int, *, by: str) -> Hol
     from core.sync.holds import get_hold, require_open, resolve
 
     s = _site(store, site)
-    require_open(s, hold_id)
-    resolve(s, hold_id, "rejected", by)
+    held = require_open(s, hold_id)
+    with store.db.atomic():
+        resolve(s, hold_id, "rejected", by)
+        events.record(store, s, "hold-reject",
+                      f"rejected hold {hold_id}: {len(held.rows)} archives not made")
     return get_hold(s, hold_id)
 
 
@@ -734,6 +779,16 @@ class RunSummary:
     undone_at: datetime | None
     counts: dict[str, Any]
     changes: int
+    actor: str | None = None
+    """Who ran it (None: a run recorded before actors were)."""
+    via: str | None = None
+    """``os`` or ``serve`` (``core.actor``)."""
+    host: str | None = None
+
+    @property
+    def by(self) -> str:
+        """The actor in words (``alice@host``, ``bob (browser login)``, ``unknown``)."""
+        return describe(self.actor, self.via, self.host)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -745,6 +800,9 @@ class RunSummary:
             "undoneAt": self.undone_at.isoformat() if self.undone_at else None,
             "counts": self.counts,
             "changes": self.changes,
+            "actor": self.actor,
+            "via": self.via,
+            "host": self.host,
         }
 
 
@@ -759,6 +817,9 @@ def history(store: Store, site: Site | str, limit: int = 50) -> list[RunSummary]
         .where(SyncRun.site == s)
         .group_by(SyncChange.run)
     }
+    runs = list(SyncRun.select().where(SyncRun.site == s).order_by(SyncRun.id.desc())
+                .limit(limit))
+    actors = events.run_actors(store, [r.id for r in runs])
     return [
         RunSummary(
             id=r.id,
@@ -769,11 +830,11 @@ def history(store: Store, site: Site | str, limit: int = 50) -> list[RunSummary]
             undone_at=r.undone_at,
             counts=json.loads(r.counts or "{}"),
             changes=counts.get(r.id, 0),
+            actor=actors.get(r.id, (None, None, None))[0],
+            via=actors.get(r.id, (None, None, None))[1],
+            host=actors.get(r.id, (None, None, None))[2],
         )
-        for r in SyncRun.select()
-        .where(SyncRun.site == s)
-        .order_by(SyncRun.id.desc())
-        .limit(limit)
+        for r in runs
     ]
 
 
@@ -874,30 +935,13 @@ def _setup_before(site: Site, run: SyncRun) -> SetupDoc | None:
 
 
 def _setup_changes(site: Site, run: SyncRun) -> list[str]:
+    """What undoing ``run`` would put back of the setup before it, in words."""
     if run.kind != "sync" or not run.setup:
         return []
     before = _setup_before(site, run)
     if before is None:
         return []
-    after = parse_setup(run.setup)
-
-    def words(values: tuple[str, ...]) -> str:
-        return ", ".join(values) or "all"
-
-    out: list[str] = []
-    for name in ("schools", "statuses", "grades"):
-        a, b = getattr(before.criteria, name), getattr(after.criteria, name)
-        if a != b:
-            out.append(f"{name} {words(b)} → {words(a)}")
-    if before.parents.preset != after.parents.preset:
-        out.append(f"parents {after.parents.preset} → {before.parents.preset}")
-    if before.parents.relationships != after.parents.relationships:
-        out.append("relationships back to the earlier choice")
-    if before.parents.overrides != after.parents.overrides:
-        out.append("per-family choices back to the earlier ones")
-    if before.family_groups != after.family_groups:
-        out.append("family groups back to the earlier ones")
-    return out
+    return setup_changes(parse_setup(run.setup), before)
 
 
 def undo(store: Store, site: Site | str, *, restore_setup: bool = False) -> SyncRun:
@@ -906,13 +950,17 @@ def undo(store: Store, site: Site | str, *, restore_setup: bool = False) -> Sync
     s = _site(store, site)
     with sync_lease(s), store.db.atomic():
         run = undo_latest(s)
+        events.record(store, s, "undo", run_words(run), run=run)
         if restore_setup:
             reverted: SyncRun = SyncRun.get(
                 (SyncRun.site == s) & (SyncRun.number == json.loads(run.counts)["undid"]))
             before = _setup_before(s, reverted)
             current = load_setup(store, s)
             if before is not None and current is not None:
-                _store_setup(s, current.model_copy(update={
+                restored = current.model_copy(update={
                     "criteria": before.criteria, "parents": before.parents,
-                    "family_groups": before.family_groups}))
+                    "family_groups": before.family_groups})
+                _store_setup(store, s, restored, "setup",
+                             f"setup put back by the undo of run {reverted.number}: "
+                             + ("; ".join(setup_changes(current, restored)) or "unchanged"))
     return run

@@ -257,3 +257,33 @@ def dump_setup(doc: SetupDoc) -> str:
 def parse_setup(text: str) -> SetupDoc:
     """Read a saved document; older versions are upgraded here when the format changes."""
     return SetupDoc.model_validate_json(text)
+
+
+def setup_changes(old: SetupDoc | None, new: SetupDoc) -> list[str]:
+    """How ``new`` differs from ``old`` in the rules that select people, in words (``schools
+    all → North``): what a setup event says, and what undo offers to put back. Decisions are
+    left out (they have their own words)."""
+
+    def words(values: tuple[str, ...] | None) -> str:
+        return ", ".join(values) if values else "all"
+
+    if old is None:
+        return [f"kind {new.kind}"]
+    out: list[str] = []
+    if old.kind != new.kind:
+        out.append(f"kind {old.kind} → {new.kind}")
+    for name in ("schools", "statuses", "grades"):
+        a, b = getattr(old.criteria, name), getattr(new.criteria, name)
+        if a != b:
+            out.append(f"{name} {words(a)} → {words(b)}")
+    if old.parents.preset != new.parents.preset:
+        out.append(f"parents {old.parents.preset} → {new.parents.preset}")
+    if old.parents.relationships != new.parents.relationships:
+        out.append(f"relationships {words(old.parents.relationships)} → "
+                   f"{words(new.parents.relationships)}")
+    if old.parents.overrides != new.parents.overrides:
+        out.append(f"per-family choices {len(old.parents.overrides)} → "
+                   f"{len(new.parents.overrides)}")
+    if old.family_groups != new.family_groups:
+        out.append(f"family groups {len(old.family_groups)} → {len(new.family_groups)}")
+    return out

@@ -81,9 +81,14 @@ async def hour_sync_preview(
     return HourSyncPreview(site.name, bool(site.hour_sync), result, changes)
 
 
-def set_hour_sync(site: Site, on: bool) -> bool:
-    """Turn the site's hour syncing on or off; returns whether it changed."""
+def set_hour_sync(store: Store, site: Site, on: bool) -> bool:
+    """Turn the site's hour syncing on or off; returns whether it changed (a change is an
+    event)."""
+    from core import events
+
     with write_transaction():
         n = Site.update(hour_sync=on).where((Site.id == site.id) & (Site.hour_sync != on)).execute()
+        if n:
+            events.record(store, site, "hour-sync", f"hour syncing {'on' if on else 'off'}")
     site.hour_sync = on
     return bool(n)

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from core.actor import describe
 from tui.dialogs import ConfirmDialog
 from tui.flow import StepId
 from tui.screens.base import RELOAD, FactsyncScreen
@@ -34,6 +35,7 @@ RUN_COLUMNS = (
     Column("Kind", width=5, min_width=4),
     Column("What changed", ratio=1),
     Column("Rows", width=5, justify="right", min_width=4),
+    Column("By", width=12, min_width=6, hide_below=90),
     Column("State", width=8),
 )
 CHANGE_COLUMNS = (
@@ -62,6 +64,11 @@ def counts_summary(kind: str, counts: dict[str, Any]) -> str:
         if isinstance(value, int | float) and value:
             parts.append(f"{_COUNT_WORDS.get(key, key.replace('_', ' '))} {value:g}")
     return " · ".join(parts) or "no changes"
+
+
+def who(run: RunSummary) -> str:
+    """Who ran it, as the screens show it: the login or OS user ("unknown" for older runs)."""
+    return describe(run.actor, run.via)
 
 
 def _fmt(value: Any) -> str:
@@ -103,7 +110,9 @@ class HistoryScreen(FactsyncScreen[None]):
 # History
 
 Every sync and merge of the site, newest first (runs are numbered per site), and the undo
-runs. Move through the runs with the arrows: the lower table shows the changes of the
+runs, each with who ran it (the OS user, or the login of a browser session; "unknown" for runs
+recorded before factsync kept actors). `factsync history SITE --events` lists every other
+change too: decisions, setup, groupings, holds, the hour-syncing switch. Move through the runs with the arrows: the lower table shows the changes of the
 highlighted run (the account, what was done, why, and each field before → after).
 
 - **u** undoes the latest run that is not undone yet (asks first). Accounts it added are
@@ -180,6 +189,7 @@ highlighted run (the account, what was done, why, and each field before → afte
             Text(r.kind),
             safe_text(counts_summary(r.kind, r.counts)),
             Text(str(r.changes), justify="right"),
+            safe_text(who(r)),
             Text(state, style="yellow" if state == "undone" else "bold" if state else ""),
         ]
 
@@ -218,8 +228,10 @@ highlighted run (the account, what was done, why, and each field before → afte
         changes = [self._change(c, loaded.names) for c in loaded.changes]
         shown = (f"showing {len(changes)} of {loaded.total}" if loaded.total > len(changes)
                  else f"{loaded.total}")
-        self.query_one("#history-changes-title", Static).update(
-            Text(f"Changes of run {run.number}: {shown}"))
+        title = Text(f"Changes of run {run.number} ({run.kind}, by ")
+        title.append_text(safe_text(who(run), 40))
+        title.append(f"): {shown}")
+        self.query_one("#history-changes-title", Static).update(title)
         self.query_one("#history-changes", LazyTable).set_rows(changes, keep_cursor=False)
         self._show_detail()
 
